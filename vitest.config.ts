@@ -1,0 +1,28 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { defineConfig } from 'vitest/config';
+
+// One vitest project per workspace package/app. Workspace packages resolve to their TypeScript
+// sources through the custom export condition "@swin/source", so tests need no build step.
+const dirs = ['packages', 'apps'].flatMap((top) =>
+  readdirSync(top, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(`${top}/${d.name}/src`))
+    .map((d) => `${top}/${d.name}`),
+);
+
+export default defineConfig({
+  test: {
+    projects: dirs.map((dir) => ({
+      extends: true,
+      resolve: { conditions: ['@swin/source'] },
+      ssr: { resolve: { conditions: ['@swin/source'] } },
+      test: {
+        name: dir.split('/')[1],
+        root: dir,
+        include: ['src/**/*.test.ts'],
+        environment: 'node',
+        testTimeout: 300_000,
+        hookTimeout: 300_000,
+      },
+    })),
+  },
+});
