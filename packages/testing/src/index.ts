@@ -1,1 +1,3 @@
-export {};
+export * from './backend.js';
+export * from './leaks.js';
+export * from './fixtures.js';

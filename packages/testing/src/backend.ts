@@ -1,0 +1,20 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+
+/** Backends every numeric test runs on in Node. */
+export const NODE_BACKENDS = ['cpu', 'wasm'] as const;
+export type NodeBackend = (typeof NODE_BACKENDS)[number];
+
+/**
+ * Switches tfjs to `name` and waits until it is ready. Importing this module registers the full
+ * tfjs op/gradient set (`@tensorflow/tfjs`) and the wasm backend.
+ */
+export async function useBackend(name: string): Promise<void> {
+  if (tf.getBackend() !== name) {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new Error(`tfjs backend '${name}' could not be initialised`);
+  }
+  await tf.ready();
+}
+
+export { tf };
