@@ -1,4 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // One vitest project per workspace package/app. Workspace packages resolve to their TypeScript
@@ -13,7 +14,11 @@ export default defineConfig({
   test: {
     projects: dirs.map((dir) => ({
       extends: true,
-      resolve: { conditions: ['@swin/source'] },
+      resolve: {
+        conditions: ['@swin/source'],
+        // @swin/nn cannot declare @swin/testing (which depends on it) without a cycle.
+        alias: { '@swin/testing': fileURLToPath(new URL('packages/testing/src/index.ts', import.meta.url)) },
+      },
       ssr: { resolve: { conditions: ['@swin/source'] } },
       test: {
         name: dir.split('/')[1],

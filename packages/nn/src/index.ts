@@ -1,1 +1,6 @@
+export * from './block.js';
+export * from './functional.js';
+export * from './init.js';
+export * from './layers.js';
+export * from './module.js';
 export * from './safetensors.js';

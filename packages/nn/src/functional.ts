@@ -1,0 +1,250 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Stateless, differentiable building blocks. Every function works on cpu, wasm, webgl and webgpu,
+ * forward AND backward: where tfjs-wasm lacks a gradient kernel (conv2d filter, depthwise conv) the
+ * gradient is given explicitly in terms of ops that exist everywhere.
+ */
+
+/** `x @ w + b` over the last axis. x `[..., in]`, w `[in, out]` (internal layout), b `[out]` -> `[..., out]`. */
+export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor | null): tf.Tensor {
+  return tf.tidy(() => {
+    const inDim = w.shape[0] as number;
+    if (x.shape[x.rank - 1] !== inDim) {
+      throw new Error(
+        `linear: input has ${x.shape[x.rank - 1]} features (shape [${x.shape}]), expected ${inDim}`,
+      );
+    }
+    const flat = (x.rank === 2 ? x : tf.reshape(x, [-1, inDim])) as tf.Tensor2D;
+    const y = b ? tf.add(tf.matMul(flat, w as tf.Tensor2D), b) : tf.matMul(flat, w as tf.Tensor2D);
+    return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1] as number]);
+  });
+}
+
+/** LayerNorm over the last axis (biased variance, like PyTorch). x `[..., C]`, weight/bias `[C]`. */
+export function layerNorm(
+  x: tf.Tensor,
+  weight: tf.Tensor | null,
+  bias: tf.Tensor | null,
+  eps: number,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const mean = tf.mean(x, -1, true);
+    const xc = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(xc), -1, true);
+    let y = tf.mul(xc, tf.rsqrt(tf.add(variance, eps)));
+    if (weight) y = tf.mul(y, weight);
+    if (bias) y = tf.add(y, bias);
+    return y;
+  });
+}
+
+/** Exact (erf) GELU, PyTorch's `nn.GELU()` default: `0.5 x (1 + erf(x / sqrt 2))`. Any shape. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+}
+
+/** Inverted dropout; identity unless `training` and `p > 0`. */
+export function dropout(x: tf.Tensor, p: number, training: boolean): tf.Tensor {
+  if (!training || p <= 0) return x;
+  return tf.tidy(() => tf.div(tf.mul(x, tf.step(tf.sub(tf.randomUniform(x.shape), p))), 1 - p));
+}
+
+/** Stochastic depth per sample (batch axis 0); identity unless `training` and `p > 0`. */
+export function dropPath(x: tf.Tensor, p: number, training: boolean): tf.Tensor {
+  if (!training || p <= 0) return x;
+  return tf.tidy(() => {
+    const shape = [x.shape[0], ...new Array(x.rank - 1).fill(1)];
+    const keep = tf.floor(tf.add(tf.randomUniform(shape), 1 - p));
+    return tf.mul(tf.div(x, 1 - p), keep);
+  });
+}
+
+/** Symmetric zero padding of H and W of an NHWC tensor by `p` (PyTorch's conv `padding=p`). */
+export function padHW(x: tf.Tensor4D, p: number | [number, number]): tf.Tensor4D {
+  const [ph, pw] = typeof p === 'number' ? [p, p] : p;
+  if (ph === 0 && pw === 0) return x;
+  return tf.pad(x, [
+    [0, 0],
+    [ph, ph],
+    [pw, pw],
+    [0, 0],
+  ]);
+}
+
+function checkNHWC(name: string, x: tf.Tensor, c: number): void {
+  if (x.rank !== 4) throw new Error(`${name}: expected a 4-D NHWC tensor, got shape [${x.shape}]`);
+  if (x.shape[3] !== c)
+    throw new Error(`${name}: input has ${x.shape[3]} channels (shape [${x.shape}]), expected ${c}`);
+}
+
+/**
+ * Patches of an NHWC tensor for a `k x k` kernel with stride `s` (no padding: pad first):
+ * `[B, Ho, Wo, kh*kw*C]` with the kernel taps ordered (kh, kw, C) like an HWIO filter's first three axes.
+ * Uses only reshape/slice/concat, so it is differentiable on every backend.
+ */
+export function extractPatches(
+  x: tf.Tensor4D,
+  kernel: [number, number],
+  stride: [number, number],
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [B, H, W, C] = x.shape;
+    const [kh, kw] = kernel;
+    const [sh, sw] = stride;
+    const Ho = Math.floor((H - kh) / sh) + 1;
+    const Wo = Math.floor((W - kw) / sw) + 1;
+    if (Ho <= 0 || Wo <= 0)
+      throw new Error(`extractPatches: kernel ${kh}x${kw} larger than the ${H}x${W} input`);
+    if (kh === sh && kw === sw) {
+      // Non-overlapping: a pure reshape/transpose.
+      const cropped = tf.slice(x, [0, 0, 0, 0], [B, Ho * kh, Wo * kw, C]);
+      const r = tf.reshape(cropped, [B, Ho, kh, Wo, kw, C]);
+      return tf.reshape(tf.transpose(r, [0, 1, 3, 2, 4, 5]), [B, Ho, Wo, kh * kw * C]);
+    }
+    // Tap (i, j) reads rows i + s*o: view the (padded) input as [B, H/s, s, W/s, s, C] and take plain slices.
+    const Hq = Math.ceil(Math.max(H, (Ho - 1) * sh + kh) / sh);
+    const Wq = Math.ceil(Math.max(W, (Wo - 1) * sw + kw) / sw);
+    const xp = tf.pad(x, [
+      [0, 0],
+      [0, Hq * sh - H],
+      [0, Wq * sw - W],
+      [0, 0],
+    ]);
+    const v = tf.reshape(xp, [B, Hq, sh, Wq, sw, C]);
+    const taps: tf.Tensor[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const qi = Math.floor(i / sh);
+        const ri = i % sh;
+        const qj = Math.floor(j / sw);
+        const rj = j % sw;
+        const t = tf.slice(v, [0, qi, ri, qj, rj, 0], [B, Ho, 1, Wo, 1, C]);
+        taps.push(tf.reshape(t, [B, Ho, Wo, C]));
+      }
+    }
+    return tf.concat(taps, 3) as tf.Tensor4D;
+  });
+}
+
+/**
+ * 2-D convolution, PyTorch semantics: x NHWC `[B, H, W, Cin]`, filter HWIO `[kh, kw, Cin, Cout]`,
+ * optional bias `[Cout]`, symmetric zero `padding`, `stride`. Output `[B, Ho, Wo, Cout]` with
+ * `Ho = floor((H + 2p - kh) / s) + 1` (a remainder is dropped, as in PyTorch).
+ *
+ * Forward runs tfjs's conv2d (XNNPACK on wasm). The filter gradient is computed as patches^T @ dy,
+ * because tfjs-wasm has no Conv2DBackpropFilter kernel; the input gradient is conv2dTranspose.
+ */
+export function conv2d(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  bias: tf.Tensor1D | null,
+  opts: { stride?: number | [number, number]; padding?: number | [number, number] } = {},
+): tf.Tensor4D {
+  const [kh, kw, cin, cout] = filter.shape;
+  checkNHWC('conv2d', x, cin);
+  const stride: [number, number] =
+    typeof opts.stride === 'number' ? [opts.stride, opts.stride] : (opts.stride ?? [1, 1]);
+  return tf.tidy(() => {
+    const xp = padHW(x, opts.padding ?? 0);
+    const [B, Hp, Wp] = xp.shape;
+    if (Hp < kh || Wp < kw) {
+      throw new Error(
+        `conv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input (shape [${x.shape}])`,
+      );
+    }
+    const Ho = Math.floor((Hp - kh) / stride[0]) + 1;
+    const Wo = Math.floor((Wp - kw) / stride[1]) + 1;
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xin, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const xi = xin as tf.Tensor4D;
+      const wi = w as tf.Tensor4D;
+      // Crop what the strided conv would not read, so conv2dTranspose sees matching shapes.
+      const xc = tf.slice(xi, [0, 0, 0, 0], [B, (Ho - 1) * stride[0] + kh, (Wo - 1) * stride[1] + kw, cin]);
+      save([xc, wi]);
+      const value = tf.conv2d(xc, wi, stride, 'valid');
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const g = dy as tf.Tensor4D;
+          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const dxc = tf.conv2dTranspose(g, ws, xs.shape, stride, 'valid');
+          const dx = tf.pad(dxc, [
+            [0, 0],
+            [0, Hp - xs.shape[1]],
+            [0, Wp - xs.shape[2]],
+            [0, 0],
+          ]);
+          const patches = tf.reshape(extractPatches(xs, [kh, kw], stride), [B * Ho * Wo, kh * kw * cin]);
+          const dw = tf.matMul(tf.transpose(patches), tf.reshape(g, [B * Ho * Wo, cout]));
+          return [dx, tf.reshape(dw, [kh, kw, cin, cout])];
+        },
+      };
+    });
+    const y = f(xp, filter) as tf.Tensor4D;
+    return bias ? tf.add(y, bias) : y;
+  });
+}
+
+/**
+ * Depthwise 2-D convolution (PyTorch `groups = C`, one filter per channel), stride 1:
+ * x NHWC `[B, H, W, C]`, filter `[kh, kw, C, 1]`, bias `[C]`, symmetric zero `padding`.
+ * Output `[B, H + 2p - kh + 1, W + 2p - kw + 1, C]`.
+ *
+ * Forward runs tfjs's depthwiseConv2d; both gradients are given explicitly (tfjs-wasm lacks the
+ * depthwise backprop kernels): dx is the depthwise conv of dy with the flipped filter, dw a sum of
+ * shifted products.
+ */
+export function depthwiseConv2d(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  bias: tf.Tensor1D | null,
+  opts: { padding?: number } = {},
+): tf.Tensor4D {
+  const [kh, kw, C, mult] = filter.shape;
+  if (mult !== 1)
+    throw new Error(`depthwiseConv2d: channel multiplier ${mult} is not supported (expected 1)`);
+  checkNHWC('depthwiseConv2d', x, C);
+  return tf.tidy(() => {
+    const xp = padHW(x, opts.padding ?? 0);
+    const [B, Hp, Wp] = xp.shape;
+    if (Hp < kh || Wp < kw) {
+      throw new Error(`depthwiseConv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input`);
+    }
+    const Ho = Hp - kh + 1;
+    const Wo = Wp - kw + 1;
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xin, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      save([xin, w]);
+      const value = tf.depthwiseConv2d(xin as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid');
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const g = dy as tf.Tensor4D;
+          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+          // dx = full correlation of dy with the 180-degree rotated filter.
+          const gp = tf.pad(g, [
+            [0, 0],
+            [kh - 1, kh - 1],
+            [kw - 1, kw - 1],
+            [0, 0],
+          ]);
+          const wFlip = tf.reverse(ws, [0, 1]) as tf.Tensor4D;
+          const dx = tf.depthwiseConv2d(gp, wFlip, 1, 'valid');
+          // dw[i, j, c] = sum_{b, h, w} x[b, h + i, w + j, c] * dy[b, h, w, c]
+          const taps: tf.Tensor[] = [];
+          for (let i = 0; i < kh; i++) {
+            for (let j = 0; j < kw; j++) {
+              const xs_ij = tf.slice(xs, [0, i, j, 0], [B, Ho, Wo, C]);
+              taps.push(tf.sum(tf.mul(xs_ij, g), [0, 1, 2]));
+            }
+          }
+          const dw = tf.reshape(tf.stack(taps), [kh, kw, C, 1]);
+          return [dx, dw];
+        },
+      };
+    });
+    const y = f(xp, filter) as tf.Tensor4D;
+    return bias ? tf.add(y, bias) : y;
+  });
+}
