@@ -63,7 +63,7 @@ describe.each(NODE_BACKENDS)('functional on %s', (backend) => {
       const row = Array.from(xd.slice(r * 5, r * 5 + 5));
       const m = row.reduce((a, c) => a + c, 0) / 5;
       const v = row.reduce((a, c) => a + (c - m) ** 2, 0) / 5;
-      row.forEach((c, i) => expect(ln[r * 5 + i]).toBeCloseTo((c - m) / Math.sqrt(v + 1e-5), 5));
+      for (const [i, c] of row.entries()) expect(ln[r * 5 + i]).toBeCloseTo((c - m) / Math.sqrt(v + 1e-5), 5);
     }
     tf.dispose([x, w, b, y]);
     expect(() => linear(tf.zeros([2, 3]), tf.zeros([4, 2]))).toThrow(/input has 3 features.*expected 4/);
@@ -75,7 +75,7 @@ describe.each(NODE_BACKENDS)('functional on %s', (backend) => {
     const y = gelu(x).dataSync();
     // Values of 0.5 x (1 + erf(x / sqrt 2)) in float64.
     const ref = [-0.0040496961, -0.1586552539, -0.1542687694, 0, 0.3457312306, 0.8413447461, 2.9959503039];
-    ref.forEach((r, i) => expect(y[i]).toBeCloseTo(r, 6));
+    for (const [i, r] of ref.entries()) expect(y[i]).toBeCloseTo(r, 6);
     x.dispose();
   });
 
