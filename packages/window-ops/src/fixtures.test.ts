@@ -30,7 +30,7 @@ interface Config {
   num_windows_per_image: number;
 }
 
-const toTensor = (t: FixtureTensor) => tf.tensor(t.data, t.shape, 'float32') as tf.Tensor4D;
+const toTensor = (t: FixtureTensor) => tf.tensor4d(t.data, t.shape as [number, number, number, number]);
 
 function check(actual: tf.Tensor, expected: FixtureTensor, label: string): void {
   try {
