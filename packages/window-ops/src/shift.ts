@@ -1,20 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assert4D, mod, parseShift, type ShiftSize } from './validate.js';
 
+/** `[0, 0, 0, 0]` / `[-1, -1, -1, -1]` with `value` at `axis` (a fresh array on every call). */
+function along(axis: 1 | 2, value: number, rest: number): [number, number, number, number] {
+  return [rest, axis === 1 ? value : rest, axis === 2 ? value : rest, rest];
+}
+
 /** @internal `torch.roll` along one axis via slice + concat (differentiable on every backend). */
 function rollAxis(x: tf.Tensor4D, shift: number, axis: 1 | 2): tf.Tensor4D {
   const n = x.shape[axis];
   const k = mod(shift, n);
   if (k === 0) return x;
-  // out[i] = x[(i - k) mod n]  =>  out = concat(x[n-k:], x[:n-k])
-  const begin: [number, number, number, number] = [0, 0, 0, 0];
-  const size: [number, number, number, number] = [-1, -1, -1, -1];
-  begin[axis] = n - k;
-  size[axis] = k;
-  const head = tf.slice(x, begin, size);
-  begin[axis] = 0;
-  size[axis] = n - k;
-  const tail = tf.slice(x, begin, size);
+  // out[i] = x[(i - k) mod n]  =>  out = concat(x[n-k:], x[:n-k]).
+  // Every slice gets its own begin/size arrays: tfjs keeps them as attrs for the backward pass.
+  const head = tf.slice(x, along(axis, n - k, 0), along(axis, k, -1));
+  const tail = tf.slice(x, along(axis, 0, 0), along(axis, n - k, -1));
   return tf.concat([head, tail], axis);
 }
 
