@@ -1,0 +1,128 @@
+/**
+ * `pnpm parity [--backend cpu|wasm|webgl|webgpu] [--verbose] [<file.safetensors>...]`
+ *
+ * Runs golden fixtures (default: every fixture in `fixturesDir()`) and prints one line per file
+ * (`PASS|FAIL|SKIP <file> ...`), then `N passed, M failed, K skipped`. Exit code 1 if any failed,
+ * 2 on a usage or backend error.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { fixturesDir, listFixtures, tf } from '@swin/testing';
+import { type FixtureResult, formatNumber, formatResult, formatSummary, runFixture } from './runner.js';
+
+const BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const;
+const USAGE = `usage: pnpm parity [--backend ${BACKENDS.join('|')}] [--verbose] [<file.safetensors>...]
+  Runs the parity fixtures (default: every *.safetensors in ${fixturesDir()}).
+  A bare file name is looked up in the current directory, then in the fixtures directory.`;
+
+interface Args {
+  backend: string;
+  verbose: boolean;
+  files: string[];
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { backend: 'cpu', verbose: false, files: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      args.files.push(...argv.slice(i + 1));
+      break;
+    } else if (a === '--backend' || a === '-b') {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      args.backend = v;
+    } else if (a.startsWith('--backend=')) args.backend = a.slice('--backend='.length);
+    else if (a === '--verbose' || a === '-v') args.verbose = true;
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+    else args.files.push(a);
+  }
+  if (!(BACKENDS as readonly string[]).includes(args.backend)) {
+    throw new Error(`unknown backend '${args.backend}' (expected one of ${BACKENDS.join(', ')})`);
+  }
+  return args;
+}
+
+/** Paths are taken relative to the directory pnpm was started in (INIT_CWD), bare names may be fixtures. */
+function resolveFile(arg: string): string {
+  const base = process.env.INIT_CWD ?? process.cwd();
+  if (isAbsolute(arg)) return arg;
+  const local = resolve(base, arg);
+  if (existsSync(local)) return local;
+  if (!arg.includes('/') && !arg.includes('\\')) return resolve(fixturesDir(), arg);
+  return local;
+}
+
+async function initBackend(name: string): Promise<void> {
+  if (name === 'webgpu' && !tf.findBackendFactory('webgpu')) {
+    const pkg = '@tensorflow/tfjs-backend-webgpu';
+    try {
+      await import(/* @vite-ignore */ pkg);
+    } catch (e) {
+      throw new Error(`${pkg} is not installed or failed to load (${(e as Error).message})`);
+    }
+  }
+  let ok = false;
+  try {
+    ok = await tf.setBackend(name);
+  } catch (e) {
+    throw new Error((e as Error).message);
+  }
+  if (!ok) throw new Error(`tfjs could not initialise the '${name}' backend in this environment`);
+  await tf.ready();
+}
+
+async function main(): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await initBackend(args.backend);
+  } catch (e) {
+    const hint = args.backend === 'webgl' || args.backend === 'webgpu' ? ' (it needs a browser or a GPU; in Node use cpu or wasm)' : '';
+    console.error(`error: backend '${args.backend}' unavailable: ${(e as Error).message}${hint}`);
+    return 2;
+  }
+  const files =
+    args.files.length > 0
+      ? args.files.map(resolveFile)
+      : listFixtures().map((f) => resolve(fixturesDir(), f));
+  if (files.length === 0) {
+    console.error(`error: no fixtures found in ${fixturesDir()}`);
+    return 2;
+  }
+  const results: FixtureResult[] = [];
+  for (const file of files) {
+    const r = await runFixture(file, args.backend);
+    results.push(r);
+    console.log(formatResult(r));
+    if (args.verbose) {
+      for (const o of r.perOutput) {
+        console.log(
+          `    ${o.ok ? 'ok  ' : 'FAIL'} ${o.name} max_abs=${formatNumber(o.maxAbs)} max_rel=${formatNumber(o.maxRel)}` +
+            (o.ok ? '' : ` ${o.message}`),
+        );
+      }
+      if (r.status !== 'SKIP') console.log(`    (${r.handler ?? 'no handler'}, ${r.ms.toFixed(0)} ms)`);
+    }
+  }
+  console.log(formatSummary(results));
+  return results.some((r) => r.status === 'FAIL') ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    console.error(e);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,17 @@
+import type { Handler } from '../runner.js';
+import { pvtHandlers } from './pvt.js';
+import { shuntedHandlers } from './shunted.js';
+import { swinHandlers } from './swin.js';
+import { swinMlpHandlers } from './swin-mlp.js';
+import { windowHandlers } from './window.js';
+
+export { pvtHandlers, shuntedHandlers, swinHandlers, swinMlpHandlers, windowHandlers };
+
+/** Every parity handler; the runner uses the first one whose `matches` accepts a fixture. */
+export const HANDLERS: readonly Handler[] = [
+  ...windowHandlers,
+  ...swinHandlers,
+  ...swinMlpHandlers,
+  ...shuntedHandlers,
+  ...pvtHandlers,
+];
