@@ -7,12 +7,14 @@ import { defineConfig } from 'vitest/config';
 const dirs = ['packages', 'apps'].flatMap((top) =>
   readdirSync(top, { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(`${top}/${d.name}/src`))
-    .map((d) => `${top}/${d.name}`),
+    .map((d) => ({ dir: `${top}/${d.name}`, name: d.name, include: ['src/**/*.test.ts'] })),
 );
+// The docs' runnable examples run in Node too, so the pages cannot show broken code.
+dirs.push({ dir: 'docs', name: 'docs', include: ['examples/**/*.test.ts'] });
 
 export default defineConfig({
   test: {
-    projects: dirs.map((dir) => ({
+    projects: dirs.map(({ dir, name, include }) => ({
       extends: true,
       resolve: {
         conditions: ['@swin/source'],
@@ -21,9 +23,9 @@ export default defineConfig({
       },
       ssr: { resolve: { conditions: ['@swin/source'] } },
       test: {
-        name: dir.split('/')[1],
+        name,
         root: dir,
-        include: ['src/**/*.test.ts'],
+        include,
         environment: 'node',
         testTimeout: 300_000,
         hookTimeout: 300_000,
