@@ -1,1 +1,16 @@
-export {};
+export {
+  clearShiftedMaskCache,
+  MASK_VALUE,
+  PAD_REGION,
+  type PaddedOptions,
+  type PaddingMode,
+  paddedSize,
+  type RegionIdOptions,
+  regionIds,
+  regionIdsPadded,
+  type Size2,
+  shiftedWindowMask,
+  shiftedWindowMaskArray,
+  shiftedWindowMaskPadded,
+  shiftedWindowMaskPaddedArray,
+} from './mask.js';
