@@ -86,7 +86,10 @@ async function main(): Promise<number> {
   try {
     await initBackend(args.backend);
   } catch (e) {
-    const hint = args.backend === 'webgl' || args.backend === 'webgpu' ? ' (it needs a browser or a GPU; in Node use cpu or wasm)' : '';
+    const hint =
+      args.backend === 'webgl' || args.backend === 'webgpu'
+        ? ' (it needs a browser or a GPU; in Node use cpu or wasm)'
+        : '';
     console.error(`error: backend '${args.backend}' unavailable: ${(e as Error).message}${hint}`);
     return 2;
   }
