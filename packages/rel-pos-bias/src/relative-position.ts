@@ -34,53 +34,56 @@ export function relativePositionIndexArray(wh: number, ww: number = wh): Int32Ar
 }
 
 /**
- * One-hot selection matrix `S [k*k, 2k-1]` with `S[a*k + b, a - b + k - 1] = 1` (row-major).
- * The bias-table gradient contracts the upstream gradient with `S_h` and `S_w` (see README).
+ * One-hot offset selector `S [k*k, 2k-1]` (row-major) with `S[a*k + b, a - b + k - 1] = 1`, or its
+ * transpose `[2k-1, k*k]` when `transposed`. The relative index is separable,
+ * `index(i, j) = (h_i - h_j + wh - 1) * (2ww - 1) + (w_i - w_j + ww - 1)`, so the bias and its
+ * gradient are products with `S_h` (height pairs) and `S_w` (width pairs); see README, "Gradient".
  */
-function offsetSelector(k: number): Float32Array {
+function offsetSelector(k: number, transposed: boolean): tf.Tensor2D {
   const d = 2 * k - 1;
   const s = new Float32Array(k * k * d);
-  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) s[(a * k + b) * d + (a - b + k - 1)] = 1;
-  return s;
-}
-
-/** Transpose of `offsetSelector(k)`: `[2k-1, k*k]`. */
-function offsetSelectorT(k: number): Float32Array {
-  const d = 2 * k - 1;
-  const s = new Float32Array(d * k * k);
-  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) s[(a - b + k - 1) * k * k + (a * k + b)] = 1;
-  return s;
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) {
+      if (transposed) s[(a - b + k - 1) * k * k + (a * k + b)] = 1;
+      else s[(a * k + b) * d + (a - b + k - 1)] = 1;
+    }
+  }
+  return tf.tensor2d(s, transposed ? [d, k * k] : [k * k, d], 'float32');
 }
 
 interface RelPosEntry {
   /** int32 `[N*N]`: the flattened relative position index. */
   flat: tf.Tensor1D;
-  /** float32 `[wh*wh, 2wh-1]`: offset selector along the height axis (gradient only). */
+  /** float32 `[wh*wh, 2wh-1]` height offset selector `S_h` (gradient). */
   selH: tf.Tensor2D;
-  /** float32 `[2ww-1, ww*ww]`: transposed offset selector along the width axis (gradient only). */
+  /** float32 `[ww*ww, 2ww-1]` width offset selector `S_w` (gradient). */
+  selW: tf.Tensor2D;
+  /** float32 `[2wh-1, wh*wh]` = `S_h^T` (matMul forward). */
+  selHT: tf.Tensor2D;
+  /** float32 `[2ww-1, ww*ww]` = `S_w^T` (matMul forward). */
   selWT: tf.Tensor2D;
 }
+
+const entryTensors = (e: RelPosEntry) => [e.flat, e.selH, e.selW, e.selHT, e.selWT];
 
 /** Maximum number of (backend, wh, ww) entries kept; the least recently used one is disposed. */
 const CACHE_LIMIT = 32;
 
 const cache = new Lru<RelPosEntry>(CACHE_LIMIT, (e) => {
-  for (const t of [e.flat, e.selH, e.selWT]) if (!t.isDisposed) t.dispose();
+  for (const t of entryTensors(e)) if (!t.isDisposed) t.dispose();
 });
-
-function isAlive(e: RelPosEntry): boolean {
-  return !e.flat.isDisposed && !e.selH.isDisposed && !e.selWT.isDisposed;
-}
 
 /** Cached static tensors for a window on the current backend (created once, kept, LRU-bounded). */
 function entryFor(wh: number, ww: number): RelPosEntry {
   const key = `${tf.getBackend()}|${wh}x${ww}`;
   const hit = cache.get(key);
-  if (hit && isAlive(hit)) return hit;
+  if (hit && entryTensors(hit).every((t) => !t.isDisposed)) return hit;
   const entry: RelPosEntry = {
     flat: tf.keep(tf.tensor1d(relativePositionIndexArray(wh, ww), 'int32')),
-    selH: tf.keep(tf.tensor2d(offsetSelector(wh), [wh * wh, 2 * wh - 1], 'float32')),
-    selWT: tf.keep(tf.tensor2d(offsetSelectorT(ww), [2 * ww - 1, ww * ww], 'float32')),
+    selH: tf.keep(offsetSelector(wh, false)),
+    selW: tf.keep(offsetSelector(ww, false)),
+    selHT: tf.keep(offsetSelector(wh, true)),
+    selWT: tf.keep(offsetSelector(ww, true)),
   };
   cache.set(key, entry);
   return entry;
@@ -116,14 +119,42 @@ export function relativePositionIndex(wh: number, ww: number = wh): tf.Tensor2D 
 }
 
 /**
+ * Forward pass as two one-hot `matMul`s (no gather): used on wasm, where it is 2-10x faster than
+ * `gather` (whose wasm kernel is slow). Exact: every output is `1 * table[t, h]` plus zeros (for
+ * finite tables; a NaN/Inf entry would spread through the zero products).
+ *
+ * `table [Dh, Dw, nH] -> [nH, Dw, Dh] -x S_h^T-> [nH, Dw, hi*hj] -> [nH, hi*hj, Dw] -x S_w^T->
+ * [nH, hi, hj, wi, wj] -> [nH, hi, wi, hj, wj] = [nH, N, N]`
+ */
+function biasByMatMul(t: tf.Tensor, e: RelPosEntry, wh: number, ww: number, nH: number): tf.Tensor3D {
+  const dh = 2 * wh - 1;
+  const dw = 2 * ww - 1;
+  const a = tf.transpose(tf.reshape(t, [dh, dw, nH]), [2, 1, 0]);
+  const b = tf.matMul(tf.reshape(a, [nH * dw, dh]), e.selHT);
+  const c = tf.transpose(tf.reshape(b, [nH, dw, wh * wh]), [0, 2, 1]);
+  const d = tf.matMul(tf.reshape(c, [nH * wh * wh, dw]), e.selWT);
+  const n = wh * ww;
+  return tf.reshape(tf.transpose(tf.reshape(d, [nH * wh, wh, ww, ww]), [0, 2, 1, 3]), [nH, n, n]);
+}
+
+/** Forward pass as the official gather + permute (fastest on cpu and on GPU backends). */
+function biasByGather(t: tf.Tensor, e: RelPosEntry, wh: number, ww: number, nH: number): tf.Tensor3D {
+  const n = wh * ww;
+  return tf.transpose(tf.reshape(tf.gather(t, e.flat), [n, n, nH]), [2, 0, 1]);
+}
+
+/**
  * Gradient of {@link relativePositionBias} w.r.t. the table, without a scatter/segment-sum kernel.
  *
- * `dTable[(dh, dw), h] = sum over (i, j) with h_i - h_j = dh, w_i - w_j = dw of dy[h, i, j]`. The
- * relative index is separable (`index = rowOffset * (2ww-1) + colOffset`), so this sum is two small
- * one-hot matrix products: first over the `(h_i, h_j)` pairs with `S_h [wh*wh, 2wh-1]`, then over
- * the `(w_i, w_j)` pairs with `S_w^T [2ww-1, ww*ww]`. Only plain (untransposed) `matMul`,
- * `reshape` and `transpose` are used, so it runs on every backend (wasm has no
- * `UnsortedSegmentSum`) and sums exactly the same terms as a scatter-add would.
+ * `dTable[(dh, dw), h] = sum of dy[h, i, j] over the (i, j) with h_i - h_j = dh, w_i - w_j = dw`.
+ * The index is separable, so this is two small one-hot products: over the `(w_i, w_j)` pairs with
+ * `S_w [ww*ww, 2ww-1]`, then over the `(h_i, h_j)` pairs with `S_h [wh*wh, 2wh-1]`. Only plain
+ * (untransposed) `matMul`, `reshape` and 3-D/4-D `transpose` are used (a 5-D transpose is ~20x slower
+ * on wasm), so it runs on every backend (wasm has no `UnsortedSegmentSum`, the gather gradient) and
+ * adds exactly the terms a scatter-add would.
+ *
+ * `dy [nH, hi, wi, hj, wj] -> [nH*hi, hj, wi, wj] -x S_w-> [nH, hi*hj, Dw] -> [nH, Dw, hi*hj]
+ * -x S_h-> [nH, Dw, Dh] -> [Dh, Dw, nH] = [T, nH]`
  *
  * @param dy `[nH, N, N]` upstream gradient
  * @returns `[(2wh-1)(2ww-1), nH]`
@@ -132,14 +163,11 @@ function biasTableGrad(dy: tf.Tensor, e: RelPosEntry, wh: number, ww: number, nH
   return tf.tidy(() => {
     const dh = 2 * wh - 1;
     const dw = 2 * ww - 1;
-    // dy[h, hi, wi, hj, wj] -> [wi, wj, h, hi, hj]
-    const g = tf.transpose(tf.reshape(dy, [nH, wh, ww, wh, ww]), [2, 4, 0, 1, 3]);
-    // sum over (hi, hj) pairs with the same row offset: [ww*ww*nH, wh*wh] x [wh*wh, dh]
-    const byRow = tf.matMul(tf.reshape(g, [ww * ww * nH, wh * wh]), e.selH);
-    // sum over (wi, wj) pairs with the same column offset: [dw, ww*ww] x [ww*ww, nH*dh]
-    const byBoth = tf.matMul(e.selWT, tf.reshape(byRow, [ww * ww, nH * dh]));
-    // [dw, nH, dh] -> [dh, dw, nH] -> [T, nH]
-    return tf.reshape(tf.transpose(tf.reshape(byBoth, [dw, nH, dh]), [2, 0, 1]), [dh * dw, nH]);
+    const a = tf.transpose(tf.reshape(dy, [nH * wh, ww, wh, ww]), [0, 2, 1, 3]);
+    const b = tf.matMul(tf.reshape(a, [nH * wh * wh, ww * ww]), e.selW);
+    const c = tf.transpose(tf.reshape(b, [nH, wh * wh, dw]), [0, 2, 1]);
+    const d = tf.matMul(tf.reshape(c, [nH * dw, wh * wh]), e.selH);
+    return tf.reshape(tf.transpose(tf.reshape(d, [nH, dw, dh]), [2, 1, 0]), [dh * dw, nH]);
   });
 }
 
@@ -149,9 +177,10 @@ function biasTableGrad(dy: tf.Tensor, e: RelPosEntry, wh: number, ww: number, nH
  * `WindowAttention.forward`:
  * `table[index.view(-1)].view(N, N, nH).permute(2, 0, 1)`.
  *
- * Differentiable w.r.t. `table` on every backend: the forward pass is a `gather`, the backward pass
- * is a custom gradient made of two small one-hot `matMul`s (see README, "Gradient"), because the
- * default gather gradient needs `UnsortedSegmentSum`, which the wasm backend lacks.
+ * The forward pass is a `gather` (on wasm: two one-hot `matMul`s, same values, faster there). It is
+ * differentiable w.r.t. `table` on every backend through a custom gradient made of two small one-hot
+ * `matMul`s (see README, "Gradient"), because the default gather gradient needs
+ * `UnsortedSegmentSum`, which the wasm backend lacks.
  *
  * @param table float32 `[(2wh-1)(2ww-1), nH]` relative position bias table
  * @param window `[wh, ww]` window size (or one number for a square window)
@@ -172,10 +201,10 @@ export function relativePositionBias(table: tf.Tensor, window: WindowSize): tf.T
     throw new Error(`${fn}: table has dtype ${table.dtype}, expected float32`);
   }
   const nH = table.shape[1] as number;
-  const n = wh * ww;
   const e = entryFor(wh, ww);
+  const forward = tf.getBackend() === 'wasm' ? biasByMatMul : biasByGather;
   const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-    value: tf.transpose(tf.reshape(tf.gather(inputs[0] as tf.Tensor, e.flat), [n, n, nH]), [2, 0, 1]),
+    value: forward(inputs[0] as tf.Tensor, e, wh, ww, nH),
     gradFunc: (dy: tf.Tensor) => biasTableGrad(dy, e, wh, ww, nH),
   }));
   return tf.tidy(() => f(table) as tf.Tensor3D);
