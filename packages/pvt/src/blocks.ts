@@ -1,0 +1,234 @@
+import { DropPath, type FeatureBlock, LayerNorm, Mlp, Module } from '@swin/nn';
+import * as tf from '@tensorflow/tfjs-core';
+import { GlobalAttention, SRAttention } from './attention.js';
+import { ConvMlp } from './layers.js';
+
+/** Options shared by the PVT blocks. */
+export interface PVTBlockOptions {
+  mlpRatio?: number;
+  srRatio?: number;
+  qkvBias?: boolean;
+  qkScale?: number | null;
+  /** eps of norm1/norm2 (the model's `norm_layer`; 1e-6 in every official factory). */
+  normEps?: number;
+  drop?: number;
+  attnDrop?: number;
+  dropPath?: number;
+  /** Name used in error messages (e.g. `block2.0`). */
+  name?: string;
+}
+
+function checkMap(name: string, x: tf.Tensor, dim: number): void {
+  if (x.rank !== 4 || x.shape[3] !== dim) {
+    throw new Error(`${name}: expected an NHWC map [B, H, W, ${dim}], got shape [${x.shape}]`);
+  }
+}
+
+/**
+ * PVT v1 `Block`: `x + attn(norm1(x))`, `x + mlp(norm2(x))` with SR attention and the plain Mlp
+ * (`fc1 -> GELU -> fc2`). Keys `norm1`, `attn.{q,kv,proj,sr,norm}`, `norm2`, `mlp.{fc1,fc2}`.
+ * `forward`: NHWC `[B, H, W, dim]` -> same; `forwardTokens` also takes PVT v1's last-stage tokens with the
+ * class token first (`[B, 1 + H*W, dim]`, sr_ratio 1 only).
+ */
+export class PVTBlock extends Module implements FeatureBlock {
+  readonly norm1: LayerNorm;
+  readonly attn: SRAttention;
+  readonly norm2: LayerNorm;
+  readonly mlp: Mlp;
+  readonly dropPath: DropPath;
+  readonly hidden: number;
+  readonly name: string;
+  constructor(
+    readonly dim: number,
+    readonly numHeads: number,
+    opts: PVTBlockOptions = {},
+  ) {
+    super();
+    this.name = opts.name ?? 'PVTBlock';
+    const eps = opts.normEps ?? 1e-6;
+    this.norm1 = this.child('norm1', new LayerNorm(dim, eps));
+    this.attn = this.child(
+      'attn',
+      new SRAttention(dim, numHeads, {
+        srRatio: opts.srRatio ?? 1,
+        qkvBias: opts.qkvBias ?? false,
+        qkScale: opts.qkScale,
+        attnDrop: opts.attnDrop,
+        projDrop: opts.drop,
+        name: `${this.name}.attn`,
+      }),
+    );
+    this.dropPath = this.child('drop_path', new DropPath(opts.dropPath ?? 0));
+    this.norm2 = this.child('norm2', new LayerNorm(dim, eps));
+    this.hidden = Math.trunc(dim * (opts.mlpRatio ?? 4));
+    this.mlp = this.child('mlp', new Mlp(dim, this.hidden, dim, opts.drop ?? 0));
+  }
+
+  /** Tokens `[B, N, dim]` of an `H x W` map (`N = H*W`, or `1 + H*W` with a class token first) -> same. */
+  forwardTokens(x: tf.Tensor3D, H: number, W: number): tf.Tensor3D {
+    return tf.tidy(() => {
+      const a = tf.add(x, this.dropPath.forward(this.attn.forwardTokens(this.norm1.forward(x), H, W)));
+      return tf.add(a, this.dropPath.forward(this.mlp.forward(this.norm2.forward(a)))) as tf.Tensor3D;
+    });
+  }
+
+  /** NHWC `[B, H, W, dim]` -> `[B, H, W, dim]`. */
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    checkMap(this.name, x, this.dim);
+    const [B, H, W, C] = x.shape;
+    return tf.tidy(
+      () =>
+        tf.reshape(
+          this.forwardTokens(tf.reshape(x, [B, H * W, C]) as tf.Tensor3D, H, W),
+          x.shape,
+        ) as tf.Tensor4D,
+    );
+  }
+
+  /** Linear layers, reduction conv and attention products (+ mmcv extras: conv bias, norms, when `extras`). */
+  macs(H: number, W: number, opts: { tokens?: number; attnTokens?: number; extras?: boolean } = {}): number {
+    const N = opts.tokens ?? H * W;
+    return this.attn.macs(H, W, opts) + 2 * N * this.dim * this.hidden + (opts.extras ? 4 * N * this.dim : 0);
+  }
+}
+
+/**
+ * PVT v2 `Block`: `x + attn(norm1(x))`, `x + mlp(norm2(x))` with SR or linear-SR attention and the conv Mlp
+ * (`fc1 -> (ReLU) -> DWConv -> GELU -> fc2`). Keys `norm1`, `attn.{q,kv,proj,sr,norm}`, `norm2`,
+ * `mlp.{fc1,dwconv.dwconv,fc2}`. NHWC `[B, H, W, dim]` -> same.
+ */
+export class PVTv2Block extends Module implements FeatureBlock {
+  readonly norm1: LayerNorm;
+  readonly attn: SRAttention;
+  readonly norm2: LayerNorm;
+  readonly mlp: ConvMlp;
+  readonly dropPath: DropPath;
+  readonly hidden: number;
+  readonly name: string;
+  constructor(
+    readonly dim: number,
+    readonly numHeads: number,
+    opts: PVTBlockOptions & { linear?: boolean } = {},
+  ) {
+    super();
+    this.name = opts.name ?? 'PVTv2Block';
+    const eps = opts.normEps ?? 1e-6;
+    this.norm1 = this.child('norm1', new LayerNorm(dim, eps));
+    this.attn = this.child(
+      'attn',
+      new SRAttention(dim, numHeads, {
+        srRatio: opts.srRatio ?? 1,
+        qkvBias: opts.qkvBias ?? false,
+        qkScale: opts.qkScale,
+        attnDrop: opts.attnDrop,
+        projDrop: opts.drop,
+        linear: opts.linear ?? false,
+        convInitV2: true,
+        name: `${this.name}.attn`,
+      }),
+    );
+    this.dropPath = this.child('drop_path', new DropPath(opts.dropPath ?? 0));
+    this.norm2 = this.child('norm2', new LayerNorm(dim, eps));
+    this.hidden = Math.trunc(dim * (opts.mlpRatio ?? 4));
+    this.mlp = this.child(
+      'mlp',
+      new ConvMlp(dim, this.hidden, dim, { linear: opts.linear ?? false, drop: opts.drop ?? 0 }),
+    );
+  }
+
+  /** NHWC `[B, H, W, dim]` -> `[B, H, W, dim]`. */
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    checkMap(this.name, x, this.dim);
+    return tf.tidy(() => {
+      const a = tf.add(x, this.dropPath.forward(this.attn.forward(this.norm1.forward(x)))) as tf.Tensor4D;
+      return tf.add(a, this.dropPath.forward(this.mlp.forward(this.norm2.forward(a)))) as tf.Tensor4D;
+    });
+  }
+
+  /** Tokens `[B, H*W, dim]` -> same (the reference's calling convention). */
+  forwardTokens(x: tf.Tensor3D, H: number, W: number): tf.Tensor3D {
+    const [B, N, C] = x.shape;
+    if (N !== H * W) throw new Error(`${this.name}: ${N} tokens do not form a ${H}x${W} map`);
+    return tf.tidy(
+      () => tf.reshape(this.forward(tf.reshape(x, [B, H, W, C]) as tf.Tensor4D), x.shape) as tf.Tensor3D,
+    );
+  }
+
+  macs(H: number, W: number, opts: { attnTokens?: number; extras?: boolean } = {}): number {
+    return this.attn.macs(H, W, opts) + this.mlp.macs(H, W, opts) + (opts.extras ? 4 * H * W * this.dim : 0);
+  }
+}
+
+/** Options of `GlobalAttentionBlock`. */
+export interface GlobalAttentionBlockOptions {
+  mlpRatio?: number;
+  qkvBias?: boolean;
+  qkScale?: number | null;
+  normEps?: number;
+  drop?: number;
+  attnDrop?: number;
+  dropPath?: number;
+  name?: string;
+}
+
+/**
+ * The quadratic baseline: a ViT block with plain global multi-head self-attention.
+ * `x + attn(norm1(x))`, `x + mlp(norm2(x))`. Keys `norm1`, `attn.qkv`, `attn.proj`, `norm2`, `mlp.fc1`, `mlp.fc2`.
+ * NHWC `[B, H, W, dim]` -> same (all `H*W` tokens attend to each other).
+ */
+export class GlobalAttentionBlock extends Module implements FeatureBlock {
+  readonly norm1: LayerNorm;
+  readonly attn: GlobalAttention;
+  readonly norm2: LayerNorm;
+  readonly mlp: Mlp;
+  readonly dropPath: DropPath;
+  readonly hidden: number;
+  readonly name: string;
+  constructor(
+    readonly dim: number,
+    readonly numHeads: number,
+    opts: GlobalAttentionBlockOptions = {},
+  ) {
+    super();
+    this.name = opts.name ?? 'GlobalAttentionBlock';
+    const eps = opts.normEps ?? 1e-6;
+    this.norm1 = this.child('norm1', new LayerNorm(dim, eps));
+    this.attn = this.child(
+      'attn',
+      new GlobalAttention(dim, numHeads, {
+        qkvBias: opts.qkvBias ?? true,
+        qkScale: opts.qkScale,
+        attnDrop: opts.attnDrop,
+        projDrop: opts.drop,
+        name: `${this.name}.attn`,
+      }),
+    );
+    this.dropPath = this.child('drop_path', new DropPath(opts.dropPath ?? 0));
+    this.norm2 = this.child('norm2', new LayerNorm(dim, eps));
+    this.hidden = Math.trunc(dim * (opts.mlpRatio ?? 4));
+    this.mlp = this.child('mlp', new Mlp(dim, this.hidden, dim, opts.drop ?? 0));
+  }
+
+  /** Tokens `[B, N, dim]` -> same. */
+  forwardTokens(x: tf.Tensor3D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const a = tf.add(x, this.dropPath.forward(this.attn.forwardTokens(this.norm1.forward(x))));
+      return tf.add(a, this.dropPath.forward(this.mlp.forward(this.norm2.forward(a)))) as tf.Tensor3D;
+    });
+  }
+
+  /** NHWC `[B, H, W, dim]` -> `[B, H, W, dim]`. */
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    checkMap(this.name, x, this.dim);
+    const [B, H, W, C] = x.shape;
+    return tf.tidy(
+      () =>
+        tf.reshape(this.forwardTokens(tf.reshape(x, [B, H * W, C]) as tf.Tensor3D), x.shape) as tf.Tensor4D,
+    );
+  }
+
+  macs(H: number, W: number, opts: { extras?: boolean } = {}): number {
+    const N = H * W;
+    return this.attn.macs(H, W) + 2 * N * this.dim * this.hidden + (opts.extras ? 4 * N * this.dim : 0);
+  }
+}
