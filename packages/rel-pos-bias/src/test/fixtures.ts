@@ -1,17 +1,11 @@
 // Test-only helpers (excluded from the build): a tiny safetensors reader for the parity fixtures.
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fixturesDir } from '@swin/testing';
 
-/**
- * The parity fixture directory: env `SWIN_FIXTURES`, else `<repo>/../shared/fixtures/parity`
- * (same rule as `fixturesDir()` of `@swin/testing`).
- */
+/** The parity fixture directory (env `SWIN_FIXTURES`, else `<repo>/../shared/fixtures/parity`). */
 export function parityDir(): string {
-  if (process.env.SWIN_FIXTURES) return process.env.SWIN_FIXTURES;
-  const here = dirname(fileURLToPath(import.meta.url));
-  // src/test -> package -> packages -> repo
-  return resolve(here, '..', '..', '..', '..', '..', 'shared', 'fixtures', 'parity');
+  return fixturesDir();
 }
 
 export interface RawTensor {
