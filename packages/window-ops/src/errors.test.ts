@@ -179,7 +179,7 @@ describe('errors name the function, the offending values and what was expected',
   describe('options', () => {
     it('rejects an unknown method', () => {
       expect(() => shiftedWindowPartition(x, 7, 3, { method: 'scatter' as Any })).toThrow(
-        /^shiftedWindowPartition: options.method must be 'gather' or 'roll', got "scatter"$/,
+        /^shiftedWindowPartition: options.method must be 'gather', 'roll' or 'auto', got "scatter"$/,
       );
       expect(() => shiftedWindowReverse(w, 7, 3, 14, 21, { method: 1 as Any })).toThrow(/got 1$/);
     });

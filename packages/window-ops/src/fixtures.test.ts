@@ -98,14 +98,17 @@ describe.each(NODE_BACKENDS)('window_ops parity fixtures on %s', (backend) => {
       x.dispose();
     });
 
-    it.each(['gather', 'roll'] as const)('shiftedWindowPartition (%s) == shifted_partition', (method) => {
-      const x = toTensor(fixtureTensor(fx, 'input'));
-      const out = shiftedWindowPartition(x, cfg.window_size, cfg.shift_size, { method });
-      check(out, fixtureTensor(fx, 'shifted_partition'), `${name} shifted_partition (${method})`);
-      x.dispose();
-    });
+    it.each(['gather', 'roll', 'auto'] as const)(
+      'shiftedWindowPartition (%s) == shifted_partition',
+      (method) => {
+        const x = toTensor(fixtureTensor(fx, 'input'));
+        const out = shiftedWindowPartition(x, cfg.window_size, cfg.shift_size, { method });
+        check(out, fixtureTensor(fx, 'shifted_partition'), `${name} shifted_partition (${method})`);
+        x.dispose();
+      },
+    );
 
-    it.each(['gather', 'roll'] as const)('shiftedWindowReverse (%s) recovers input', (method) => {
+    it.each(['gather', 'roll', 'auto'] as const)('shiftedWindowReverse (%s) recovers input', (method) => {
       const w = toTensor(fixtureTensor(fx, 'shifted_partition'));
       const out = shiftedWindowReverse(w, cfg.window_size, cfg.shift_size, cfg.H, cfg.W, { method });
       check(out, fixtureTensor(fx, 'input'), `${name} shiftedWindowReverse(shifted_partition) (${method})`);

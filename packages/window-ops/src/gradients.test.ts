@@ -47,7 +47,7 @@ describe.each(NODE_BACKENDS)('gradients on %s', (backend) => {
     setWindowOpsCacheCapacity(DEFAULT_WINDOW_OPS_CACHE_CAPACITY);
   });
 
-  it.each(['gather', 'roll'] as const)(
+  it.each(['gather', 'roll', 'auto'] as const)(
     'd shiftedWindowPartition (%s) == d(windowPartition o cyclicShift)',
     (method) => {
       fc.assert(
@@ -74,7 +74,7 @@ describe.each(NODE_BACKENDS)('gradients on %s', (backend) => {
     },
   );
 
-  it.each(['gather', 'roll'] as const)(
+  it.each(['gather', 'roll', 'auto'] as const)(
     'd shiftedWindowReverse (%s) == d(cyclicShift o windowReverse)',
     (method) => {
       fc.assert(

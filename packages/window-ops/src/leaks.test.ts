@@ -44,10 +44,12 @@ describe.each(NODE_BACKENDS)('no leaks on %s', (backend) => {
     ['cropTo full size', () => cropTo(x, 8, 12)],
     ['shiftedWindowPartition gather', () => shiftedWindowPartition(x, 4, 2)],
     ['shiftedWindowPartition roll', () => shiftedWindowPartition(x, 4, 2, { method: 'roll' })],
+    ['shiftedWindowPartition auto', () => shiftedWindowPartition(x, 4, 2, { method: 'auto' })],
     ['shiftedWindowPartition zero shift', () => shiftedWindowPartition(x, 4, 0)],
     ['shiftedWindowPartition int32', () => shiftedWindowPartition(xi, [4, 3], [1, -1])],
     ['shiftedWindowReverse gather', () => shiftedWindowReverse(w, 4, 2, 8, 12)],
     ['shiftedWindowReverse roll', () => shiftedWindowReverse(w, 4, 2, 8, 12, { method: 'roll' })],
+    ['shiftedWindowReverse auto', () => shiftedWindowReverse(w, 4, 2, 8, 12, { method: 'auto' })],
     [
       'grad of shiftedWindowPartition',
       () => tf.grad((t: tf.Tensor) => tf.sum(tf.square(shiftedWindowPartition(t as tf.Tensor4D, 4, 2))))(x),
@@ -83,6 +85,14 @@ describe.each(NODE_BACKENDS)('no leaks on %s', (backend) => {
     clearWindowOpsCache();
     expect(windowOpsCacheSize()).toBe(0);
     expect(tf.memory().numTensors).toBe(base);
+  });
+
+  it("method 'auto' uses the permutation cache except on wasm", () => {
+    clearWindowOpsCache();
+    shiftedWindowPartition(x, 4, 2, { method: 'auto' }).dispose();
+    shiftedWindowReverse(w, 4, 2, 8, 12, { method: 'auto' }).dispose();
+    expect(windowOpsCacheSize()).toBe(backend === 'wasm' ? 0 : 1);
+    clearWindowOpsCache();
   });
 
   it('the cache is a bounded LRU', () => {

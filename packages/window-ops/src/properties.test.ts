@@ -104,7 +104,7 @@ describe.each(NODE_BACKENDS)('window-ops properties on %s', (backend) => {
     );
   });
 
-  it.each(['gather', 'roll'] as const)(
+  it.each(['gather', 'roll', 'auto'] as const)(
     'shiftedWindowPartition (%s) is bit-equal to roll then partition',
     (method) => {
       fc.assert(
@@ -123,7 +123,7 @@ describe.each(NODE_BACKENDS)('window-ops properties on %s', (backend) => {
     },
   );
 
-  it.each(['gather', 'roll'] as const)(
+  it.each(['gather', 'roll', 'auto'] as const)(
     'shiftedWindowReverse (%s) is bit-equal to reverse then roll back',
     (method) => {
       fc.assert(
