@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * The grouped spatial MLP of Swin-MLP (`nn.Conv1d(nH*N, nH*N, kernel_size=1, groups=nH)` on
+ * `[B*nW, nH*N, C/nH]`) as per-head 2-D matMuls.
+ *
+ * Why not one batched matMul: tfjs-wasm runs a batched matMul `[nH, N, N] @ [nH, N, M]` 10-40x slower
+ * than `nH` plain 2-D matMuls (only the 2-D case reaches XNNPACK), and tfjs's own matMul gradient uses
+ * transposed matMuls, which are 10-40x slower again on wasm. So the heads are unstacked, multiplied one
+ * by one (`W_h @ X_h`, no transpose flags), and the gradient is written out with explicit transposes.
+ *
+ * Layout: the PyTorch weight `[nH*N, N, 1]` reshaped to `[nH, N, N]` is `W[h, i, j]` = weight of input
+ * token `j` in output token `i` of head `h`; as the LEFT operand of `W_h @ X_h` it needs no transpose at
+ * all, so the parameter is stored in the PyTorch layout and reshaped (free) on the fly.
+ */
+
+/** Raises a descriptive error. */
+function fail(fn: string, message: string): never {
+  throw new Error(`${fn}: ${message}`);
+}
+
+/** `nH` independent `[N, N] @ [N, M]` products, no transpose flags in either direction. */
+const perHeadMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [w, x, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([w, x]);
+  const ws = tf.unstack(w);
+  const xs = tf.unstack(x);
+  const value = tf.stack(ws.map((wh, h) => tf.matMul(wh as tf.Tensor2D, xs[h] as tf.Tensor2D)));
+  for (const t of [...ws, ...xs]) t.dispose();
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sw, sx] = saved;
+      const wsT = tf.unstack(sw);
+      const xsT = tf.unstack(sx);
+      const dys = tf.unstack(dy);
+      // dW_h = dY_h @ X_h^T, dX_h = W_h^T @ dY_h, with explicit transposes (plain matMuls only).
+      const dw = tf.stack(
+        dys.map((d, h) => tf.matMul(d as tf.Tensor2D, tf.transpose(xsT[h]) as tf.Tensor2D)),
+      );
+      const dx = tf.stack(
+        dys.map((d, h) => tf.matMul(tf.transpose(wsT[h]) as tf.Tensor2D, d as tf.Tensor2D)),
+      );
+      return [dw, dx];
+    },
+  };
+});
+
+/**
+ * Per-head token mixing on heads-first data: `out[h] = W[h] @ x[h] + b[h]`.
+ *
+ * @param x `[nH, N, M]`: head `h`, token `j` of a window, column `m` (window x channel-within-head).
+ * @param weight the PyTorch `spatial_mlp.weight` `[nH*N, N, 1]` (or already `[nH, N, N]`).
+ * @param bias the PyTorch `spatial_mlp.bias` `[nH*N]`, or null.
+ * @returns `[nH, N, M]`.
+ * @throws Error on shapes that do not fit together.
+ */
+export function headTokenMix(x: tf.Tensor3D, weight: tf.Tensor, bias: tf.Tensor | null): tf.Tensor3D {
+  const fn = 'headTokenMix';
+  if (x.rank !== 3) fail(fn, `x must be [nH, N, M], got shape [${x.shape}]`);
+  const [nH, N] = x.shape;
+  const ok3 =
+    weight.rank === 3 && weight.shape[0] === nH * N && weight.shape[1] === N && weight.shape[2] === 1;
+  const okHeads =
+    weight.rank === 3 && weight.shape[0] === nH && weight.shape[1] === N && weight.shape[2] === N;
+  if (!ok3 && !okHeads) {
+    fail(fn, `weight has shape [${weight.shape}], expected [${nH * N}, ${N}, 1] (nH=${nH}, N=${N})`);
+  }
+  if (bias && (bias.size !== nH * N || bias.rank !== 1)) {
+    fail(fn, `bias has shape [${bias.shape}], expected [${nH * N}]`);
+  }
+  return tf.tidy(() => {
+    const w = tf.reshape(weight, [nH, N, N]);
+    const y = perHeadMatMul(w, x) as tf.Tensor3D;
+    return bias ? tf.add(y, tf.reshape(bias, [nH, N, 1])) : y;
+  });
+}
+
+/**
+ * The official `spatial_mlp` step on window tokens: channels split into heads as `[heads][C/heads]`,
+ * then for every window and head `out[:, i, h, c] = sum_j W[h*N + i, j] * in[:, j, h, c] + b[h*N + i]`
+ * (a grouped Conv1d over the token axis, kernel 1, `groups = nH`).
+ *
+ * @param windows `[B*nW, N, C]` tokens of each window (row-major inside the window).
+ * @param weight `spatial_mlp.weight` `[nH*N, N, 1]` (PyTorch layout).
+ * @param bias `spatial_mlp.bias` `[nH*N]`, or null.
+ * @param numHeads `nH`; must divide `C`.
+ * @returns `[B*nW, N, C]`.
+ * @throws Error on a non-3-D input, `C` not divisible by `numHeads`, or weights of the wrong shape.
+ */
+export function windowSpatialMlp(
+  windows: tf.Tensor3D,
+  weight: tf.Tensor,
+  bias: tf.Tensor | null,
+  numHeads: number,
+): tf.Tensor3D {
+  const fn = 'windowSpatialMlp';
+  if (windows.rank !== 3) fail(fn, `windows must be [B*nW, N, C], got shape [${windows.shape}]`);
+  if (!Number.isInteger(numHeads) || numHeads <= 0)
+    fail(fn, `numHeads must be a positive integer, got ${numHeads}`);
+  const [Bw, N, C] = windows.shape;
+  if (C % numHeads !== 0) fail(fn, `C=${C} channels are not divisible by numHeads=${numHeads}`);
+  const d = C / numHeads;
+  return tf.tidy(() => {
+    const heads = tf.reshape(tf.transpose(tf.reshape(windows, [Bw, N, numHeads, d]), [2, 1, 0, 3]), [
+      numHeads,
+      N,
+      Bw * d,
+    ]) as tf.Tensor3D;
+    const mixed = headTokenMix(heads, weight, bias);
+    return tf.reshape(tf.transpose(tf.reshape(mixed, [numHeads, N, Bw, d]), [2, 1, 0, 3]), [
+      Bw,
+      N,
+      C,
+    ]) as tf.Tensor3D;
+  });
+}
