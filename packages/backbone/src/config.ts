@@ -8,15 +8,27 @@
 
 /** How a stage enters: changes resolution and channels `[B, H, W, Cin]` -> `[B, H', W', dim]`. */
 export type DownsampleConfig =
-  /** Swin / PVT v1 PatchEmbed: conv kernel = stride = `patchSize`, then LayerNorm (if `norm`, default true). */
-  | { kind: 'patch_embed'; patchSize: number; norm?: boolean; normEps?: number }
+  /**
+   * Swin / PVT v1 PatchEmbed: conv kernel = stride = `patchSize`, then LayerNorm (if `norm`, default true;
+   * eps `normEps`, default 1e-5). `remainder`: what happens to rows/columns that do not fill a patch:
+   * `'pad'` (default, Swin: zero-pad bottom/right, output `ceil(H/p)`) or `'drop'` (PVT v1 / PyTorch conv:
+   * output `floor(H/p)`; requires `norm`).
+   */
+  | { kind: 'patch_embed'; patchSize: number; norm?: boolean; normEps?: number; remainder?: 'pad' | 'drop' }
   /** PVT v2 / Shunted OverlapPatchEmbed: conv `patchSize` x `patchSize`, `stride`, padding `patchSize // 2`, LayerNorm. */
   | { kind: 'overlap_patch_embed'; patchSize: number; stride: number; normEps?: number }
-  /** Swin PatchMerging: 2x2 neighbourhood concat (official order), LayerNorm(4C), Linear(4C -> dim). */
+  /**
+   * Swin PatchMerging: 2x2 neighbourhood concat (official order), LayerNorm(4C), Linear(4C -> dim, no bias).
+   * The official module maps C -> 2C; here the output width is the stage's `dim` (any value), so
+   * `dim = 2 * previous dim` is the official layer. Odd maps are zero-padded to even first.
+   */
   | { kind: 'patch_merging'; normEps?: number }
-  /** Shunted Transformer conv stem (`Head`): stride 4, 64 channels (hard-coded by the reference). */
+  /**
+   * Shunted Transformer conv stem (`Head`): stride 4, 3 input channels and 64 output channels (both
+   * hard-coded by the reference), so only as the first stage of a 3-channel model with `dim` 64.
+   */
   | { kind: 'shunted_stem'; numConv: number }
-  /** A plain strided convolution (+ optional LayerNorm). */
+  /** A plain strided convolution (padding default 0) + optional LayerNorm (default true, eps 1e-5). Keys `proj.*`, `norm.*`. */
   | {
       kind: 'strided_conv';
       kernel: number;
@@ -26,9 +38,17 @@ export type DownsampleConfig =
       normEps?: number;
     };
 
-/** The blocks of a stage. Every kind maps `[B, H, W, dim]` -> `[B, H, W, dim]`. */
+/**
+ * The blocks of a stage. Every kind maps `[B, H, W, dim]` -> `[B, H, W, dim]`. Common options:
+ * `mlpRatio` (default 4, hidden width `int(dim * mlpRatio)`), `qkvBias` (default true, the value of every
+ * official preset), `qkScale` (default null = `headDim ** -0.5`).
+ */
 export type BlockConfig =
-  /** Swin W-MSA / SW-MSA; odd blocks shifted by `windowSize // 2` when `shift` (default true). */
+  /**
+   * Swin W-MSA / SW-MSA (`@swin/swin-core` SwinTransformerBlock); odd blocks shifted by
+   * `windowSize // 2` when `shift` (default true). Window clamping as the official code, from the stage's
+   * map size at `imgSize`; any input size runs (padding + mask).
+   */
   | {
       kind: 'swin';
       numHeads: number;
@@ -38,13 +58,30 @@ export type BlockConfig =
       qkvBias?: boolean;
       qkScale?: number | null;
     }
-  /** Swin-MLP: per-head spatial MLP in (zero-padding-)shifted windows. */
+  /** Swin-MLP (`@swin/swin-mlp`): per-head spatial MLP in (zero-padding-)shifted windows. */
   | { kind: 'swin_mlp'; numHeads: number; windowSize: number; shift?: boolean; mlpRatio?: number }
-  /** Shunted self-attention (two reduction ratios per block) + detail-specific FFN. */
-  | { kind: 'shunted'; numHeads: number; srRatio: number; mlpRatio?: number; qkvBias?: boolean }
-  /** PVT v1 spatial-reduction attention + plain MLP. */
-  | { kind: 'pvt_sra'; numHeads: number; srRatio: number; mlpRatio?: number; qkvBias?: boolean }
-  /** PVT v2 attention (conv SR, or `linear`: 7x7 average pooling) + conv FFN. */
+  /**
+   * Shunted self-attention (`@swin/shunted-attention` Block): two reduction ratios per block
+   * (`srRatio` 8, 4, 2; or 1 = no reduction), `numHeads` even when `srRatio > 1`, + detail-specific FFN.
+   */
+  | {
+      kind: 'shunted';
+      numHeads: number;
+      srRatio: number;
+      mlpRatio?: number;
+      qkvBias?: boolean;
+      qkScale?: number | null;
+    }
+  /** PVT v1 spatial-reduction attention + plain MLP (`@swin/pvt` PVTBlock). */
+  | {
+      kind: 'pvt_sra';
+      numHeads: number;
+      srRatio: number;
+      mlpRatio?: number;
+      qkvBias?: boolean;
+      qkScale?: number | null;
+    }
+  /** PVT v2 attention (conv SR, or `linear`: 7x7 average pooling; `srRatio` then unused) + conv FFN. */
   | {
       kind: 'pvt_v2';
       numHeads: number;
@@ -52,9 +89,10 @@ export type BlockConfig =
       linear?: boolean;
       mlpRatio?: number;
       qkvBias?: boolean;
+      qkScale?: number | null;
     }
-  /** Plain global multi-head self-attention (ViT-style): the quadratic baseline. */
-  | { kind: 'global'; numHeads: number; mlpRatio?: number; qkvBias?: boolean };
+  /** Plain global multi-head self-attention (ViT-style, `@swin/pvt` GlobalAttentionBlock): the quadratic baseline. */
+  | { kind: 'global'; numHeads: number; mlpRatio?: number; qkvBias?: boolean; qkScale?: number | null };
 
 export type BlockKind = BlockConfig['kind'];
 export type DownsampleKind = DownsampleConfig['kind'];
@@ -65,11 +103,19 @@ export interface StageConfig {
   depth: number;
   downsample: DownsampleConfig;
   block: BlockConfig;
-  /** LayerNorm eps of the blocks' norm1/norm2 (Swin 1e-5; Shunted/PVT factories 1e-6). */
+  /**
+   * LayerNorm eps of the blocks' norm1/norm2. Default: the official factories' value for the block kind
+   * (swin, swin_mlp 1e-5; shunted, pvt_sra, pvt_v2, global 1e-6).
+   */
   blockNormEps?: number;
   /** Stage-end LayerNorm (Shunted / PVT v2 `norm{i}`); `true` = eps 1e-6. */
   norm?: boolean | { eps: number };
-  /** PVT v1 per-stage learned position embedding (resized bilinearly at other input sizes). */
+  /**
+   * PVT v1 per-stage learned position embedding `stages.{i}.pos_embed` `[1, h*w, dim]` on the stage's map
+   * at `imgSize` (resized bilinearly, align_corners=False, at other sizes), added after the downsample,
+   * followed by dropout `dropRate`. On the last stage of a `headPool: 'cls'` model it has one extra first
+   * row for the class token (`[1, 1 + h*w, dim]`, as PVT v1's `pos_embed4`).
+   */
   posEmbed?: boolean;
 }
 
@@ -83,12 +129,18 @@ export interface BackboneConfig {
   /** Classes of the linear head; 0 = no head (features only). */
   numClasses?: number;
   stages: StageConfig[];
-  /** LayerNorm over the last stage before pooling (Swin `norm`); `true` = eps 1e-5. */
+  /** LayerNorm `norm` over the last stage before pooling (Swin / PVT v1 `norm`); `true` = eps 1e-5. */
   finalNorm?: boolean | { eps: number };
-  /** Pooling before the head: mean over tokens (default) or a class token (PVT v1). */
+  /**
+   * Pooling before the head: mean over tokens (default) or a class token (PVT v1): `cls_token` `[1, 1, C]`
+   * is prepended to the last stage's tokens (its blocks must accept it: `pvt_sra` with `srRatio` 1, or
+   * `global`), and the head reads its output.
+   */
   headPool?: 'avg' | 'cls';
   /** Stochastic depth, linearly increasing over all blocks (training only). */
   dropPathRate?: number;
+  /** Dropout after attention projections, in MLPs and after position embeddings (training only). */
   dropRate?: number;
+  /** Dropout on attention weights (training only). */
   attnDropRate?: number;
 }

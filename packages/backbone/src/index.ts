@@ -1,1 +1,34 @@
+/**
+ * `@swin/backbone`: hybrid hierarchical backbones whose stages mix Swin, Swin-MLP, Shunted, PVT v1/v2 and
+ * global-attention blocks, built from one JSON-serialisable config. Feature maps are channels-last
+ * `[B, H, W, C]`.
+ *
+ * @packageDocumentation
+ */
 export * from './config.js';
+export { backboneMacs, backboneMacsByStage, backboneParamCount, type StageMacs } from './counting.js';
+export {
+  BLOCK_KINDS,
+  type BlockContext,
+  type BlockKindSpec,
+  DOWNSAMPLE_KINDS,
+  type DownsampleKindSpec,
+} from './kinds.js';
+export {
+  type BackboneOutputs,
+  BackboneStage,
+  type BackboneStageOptions,
+  createBackbone,
+  disposeOutputs,
+  HybridBackbone,
+} from './model.js';
+export {
+  downsampleStride,
+  dropPathSchedule,
+  type ResolvedBackboneConfig,
+  type ResolvedStageConfig,
+  resolveBackboneConfig,
+  stageReductions,
+  stageSizes,
+} from './resolve.js';
+export { StridedConvEmbed, type StridedConvOptions } from './strided-conv.js';
