@@ -15,10 +15,11 @@ import {
 
 /**
  * How the fused shifted-window ops move data.
- * - `'gather'` (default): one `tf.gather` of the `[B, H*W, C]` token view over a cached int32
+ * - `'gather'`: one `tf.gather` of the `[B, H*W, C]` token view over a cached int32
  *   permutation; its gradient is the inverse-permutation gather (no `UnsortedSegmentSum` needed).
  * - `'roll'`: the unfused composition, {@link cyclicShift} (slice + concat) then reshape/transpose.
- * - `'auto'`: `'roll'` on the wasm backend, `'gather'` on every other backend (decided per call).
+ * - `'auto'` (default): the single cached gather on every backend except wasm, where tfjs's Gather kernel
+ *   is slow and `'roll'` is used instead (decided per call).
  *
  * All are bit-identical and differentiable on cpu and wasm; they differ only in speed per backend.
  * Measured in Node (Swin-T stage shapes, window 7, shift 3): on wasm the gather is 3-30x slower than
@@ -28,13 +29,13 @@ export type WindowOpsMethod = 'gather' | 'roll' | 'auto';
 
 /** Options of {@link shiftedWindowPartition} and {@link shiftedWindowReverse}. */
 export interface ShiftedWindowOptions {
-  /** Data-movement strategy; default `'gather'`. */
+  /** Data-movement strategy; default `'auto'`. */
   method?: WindowOpsMethod;
 }
 
 /** Resolves `options.method` to the strategy to run on the current backend. */
 function parseMethod(fn: string, options: ShiftedWindowOptions | undefined): 'gather' | 'roll' {
-  const method = options?.method ?? 'gather';
+  const method = options?.method ?? 'auto';
   if (method === 'gather' || method === 'roll') return method;
   if (method === 'auto') return tf.getBackend() === 'wasm' ? 'roll' : 'gather';
   return fail(fn, `options.method must be 'gather', 'roll' or 'auto', got ${JSON.stringify(method)}`);
@@ -66,7 +67,7 @@ function permuteTokens(
  * `windowPartition(cyclicShift(x, [-sh, -sw]), window)`, bit-identical to the official
  * `window_partition(torch.roll(x, (-sh, -sw), (1, 2)), ws)` of a shifted Swin block.
  *
- * The default `'gather'` method gathers the `[B, H*W, C]` token view with the permutation of
+ * The `'gather'` method (the default everywhere but on wasm, see {@link WindowOpsMethod}) gathers the `[B, H*W, C]` token view with the permutation of
  * {@link windowPermutation} (cached per backend and geometry, see {@link windowOpsCacheSize}); it is
  * registered with `tf.customGrad` so its gradient is the inverse-permutation gather, which every backend
  * supports. A zero shift (modulo the map size) uses the plain reshape/transpose partition with any method.

@@ -20,6 +20,9 @@ import {
   refRoll,
 } from './test-utils/helpers.js';
 
+// The default method is 'auto' (roll on wasm); these tests exercise the cached gather explicitly.
+const GATHER = { method: 'gather' } as const;
+
 const geometry = fc.record({
   B: fc.integer({ min: 1, max: 2 }),
   C: fc.integer({ min: 1, max: 3 }),
@@ -103,7 +106,11 @@ describe.each(NODE_BACKENDS)('gradients on %s', (backend) => {
   it('the fused backward pass is a gather, not UnsortedSegmentSum (the gather gradient wasm lacks)', async () => {
     const x = tf.randomNormal([2, 8, 8, 3]) as tf.Tensor4D;
     const loss = (t: tf.Tensor) =>
-      tf.sum(tf.square(shiftedWindowReverse(shiftedWindowPartition(t as tf.Tensor4D, 4, 2), 4, 2, 8, 8)));
+      tf.sum(
+        tf.square(
+          shiftedWindowReverse(shiftedWindowPartition(t as tf.Tensor4D, 4, 2, GATHER), 4, 2, 8, 8, GATHER),
+        ),
+      );
     const info = await tf.profile(() => tf.grad(loss)(x));
     expect(info.kernelNames).toContain('GatherV2');
     expect(info.kernelNames).not.toContain('UnsortedSegmentSum');

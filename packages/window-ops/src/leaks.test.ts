@@ -14,6 +14,9 @@ import {
   windowReverse,
 } from './index.js';
 
+// The default method is 'auto' (roll on wasm); these tests exercise the cached gather explicitly.
+const GATHER = { method: 'gather' } as const;
+
 describe.each(NODE_BACKENDS)('no leaks on %s', (backend) => {
   let x: tf.Tensor4D;
   let xi: tf.Tensor4D;
@@ -42,22 +45,27 @@ describe.each(NODE_BACKENDS)('no leaks on %s', (backend) => {
     ['padToWindow without padding', () => padToWindow(x, 4)],
     ['cropTo', () => cropTo(x, 5, 7)],
     ['cropTo full size', () => cropTo(x, 8, 12)],
-    ['shiftedWindowPartition gather', () => shiftedWindowPartition(x, 4, 2)],
+    ['shiftedWindowPartition gather', () => shiftedWindowPartition(x, 4, 2, GATHER)],
     ['shiftedWindowPartition roll', () => shiftedWindowPartition(x, 4, 2, { method: 'roll' })],
     ['shiftedWindowPartition auto', () => shiftedWindowPartition(x, 4, 2, { method: 'auto' })],
-    ['shiftedWindowPartition zero shift', () => shiftedWindowPartition(x, 4, 0)],
-    ['shiftedWindowPartition int32', () => shiftedWindowPartition(xi, [4, 3], [1, -1])],
-    ['shiftedWindowReverse gather', () => shiftedWindowReverse(w, 4, 2, 8, 12)],
+    ['shiftedWindowPartition zero shift', () => shiftedWindowPartition(x, 4, 0, GATHER)],
+    ['shiftedWindowPartition int32', () => shiftedWindowPartition(xi, [4, 3], [1, -1], GATHER)],
+    ['shiftedWindowReverse gather', () => shiftedWindowReverse(w, 4, 2, 8, 12, GATHER)],
     ['shiftedWindowReverse roll', () => shiftedWindowReverse(w, 4, 2, 8, 12, { method: 'roll' })],
     ['shiftedWindowReverse auto', () => shiftedWindowReverse(w, 4, 2, 8, 12, { method: 'auto' })],
     [
       'grad of shiftedWindowPartition',
-      () => tf.grad((t: tf.Tensor) => tf.sum(tf.square(shiftedWindowPartition(t as tf.Tensor4D, 4, 2))))(x),
+      () =>
+        tf.grad((t: tf.Tensor) => tf.sum(tf.square(shiftedWindowPartition(t as tf.Tensor4D, 4, 2, GATHER))))(
+          x,
+        ),
     ],
     [
       'grad of shiftedWindowReverse',
       () =>
-        tf.grad((t: tf.Tensor) => tf.sum(tf.square(shiftedWindowReverse(t as tf.Tensor4D, 4, 2, 8, 12))))(w),
+        tf.grad((t: tf.Tensor) =>
+          tf.sum(tf.square(shiftedWindowReverse(t as tf.Tensor4D, 4, 2, 8, 12, GATHER))),
+        )(w),
     ],
     [
       'grad of cyclicShift + windowPartition',
@@ -72,14 +80,14 @@ describe.each(NODE_BACKENDS)('no leaks on %s', (backend) => {
   it('the fused ops cache exactly two int32 tensors per geometry, shared by partition and reverse', () => {
     clearWindowOpsCache();
     const base = tf.memory().numTensors;
-    shiftedWindowPartition(x, 4, 2).dispose();
+    shiftedWindowPartition(x, 4, 2, GATHER).dispose();
     expect(windowOpsCacheSize()).toBe(1);
     expect(tf.memory().numTensors - base).toBe(2); // permutation + inverse
-    shiftedWindowReverse(w, 4, 2, 8, 12).dispose();
-    shiftedWindowPartition(x, 4, [2 + 8, 2 - 12]).dispose(); // same shift modulo the map size
+    shiftedWindowReverse(w, 4, 2, 8, 12, GATHER).dispose();
+    shiftedWindowPartition(x, 4, [2 + 8, 2 - 12], GATHER).dispose(); // same shift modulo the map size
     expect(windowOpsCacheSize()).toBe(1);
     expect(tf.memory().numTensors - base).toBe(2);
-    shiftedWindowPartition(x, 4, 0).dispose(); // zero shift: plain partition, nothing cached
+    shiftedWindowPartition(x, 4, 0, GATHER).dispose(); // zero shift: plain partition, nothing cached
     shiftedWindowPartition(x, 4, 2, { method: 'roll' }).dispose();
     expect(windowOpsCacheSize()).toBe(1);
     clearWindowOpsCache();
@@ -99,7 +107,7 @@ describe.each(NODE_BACKENDS)('no leaks on %s', (backend) => {
     clearWindowOpsCache();
     const base = tf.memory().numTensors;
     setWindowOpsCacheCapacity(3);
-    for (let s = 1; s <= 5; s++) shiftedWindowPartition(x, 4, s).dispose();
+    for (let s = 1; s <= 5; s++) shiftedWindowPartition(x, 4, s, GATHER).dispose();
     expect(windowOpsCacheSize()).toBe(3);
     expect(tf.memory().numTensors - base).toBe(6);
     expect(setWindowOpsCacheCapacity(1)).toBe(3); // shrinking evicts at once
@@ -109,9 +117,9 @@ describe.each(NODE_BACKENDS)('no leaks on %s', (backend) => {
     // Least recently used goes first: A, B, touch A, C evicts B (a FIFO would evict A).
     clearWindowOpsCache();
     setWindowOpsCacheCapacity(2);
-    const A = () => shiftedWindowPartition(x, 4, 1).dispose();
-    const B = () => shiftedWindowPartition(x, 4, 2).dispose();
-    const C = () => shiftedWindowPartition(x, 4, 3).dispose();
+    const A = () => shiftedWindowPartition(x, 4, 1, GATHER).dispose();
+    const B = () => shiftedWindowPartition(x, 4, 2, GATHER).dispose();
+    const C = () => shiftedWindowPartition(x, 4, 3, GATHER).dispose();
     A();
     B();
     A();
@@ -130,8 +138,8 @@ describe.each(NODE_BACKENDS)('no leaks on %s', (backend) => {
   it('invalid input throws before allocating anything', () => {
     const base = tf.memory().numTensors;
     expect(() => windowPartition(x, 5)).toThrow();
-    expect(() => shiftedWindowPartition(x, 5, 1)).toThrow();
-    expect(() => shiftedWindowReverse(w, 4, 1, 12, 12)).toThrow(/not a multiple of nW=9/);
+    expect(() => shiftedWindowPartition(x, 5, 1, GATHER)).toThrow();
+    expect(() => shiftedWindowReverse(w, 4, 1, 12, 12, GATHER)).toThrow(/not a multiple of nW=9/);
     expect(() => cropTo(x, 9, 1)).toThrow();
     expect(tf.memory().numTensors).toBe(base);
   });
@@ -145,7 +153,7 @@ describe('cache keys include the backend', () => {
     for (const b of NODE_BACKENDS) {
       await useBackend(b);
       const x = tf.zeros([1, 4, 4, 1]) as tf.Tensor4D;
-      shiftedWindowPartition(x, 2, 1).dispose();
+      shiftedWindowPartition(x, 2, 1, GATHER).dispose();
       x.dispose();
     }
     expect(windowOpsCacheSize()).toBe(NODE_BACKENDS.length);
