@@ -1,0 +1,102 @@
+import { shiftedWindowMask } from '@swin/shifted-mask';
+import {
+  compareTensors,
+  expectNoLeak,
+  loadFixture,
+  NODE_BACKENDS,
+  tf,
+  toleranceFor,
+  useBackend,
+} from '@swin/testing';
+import { describe, expect, it } from 'vitest';
+import { maxDiff, randomizeParams, stateArrays } from './test-utils/helpers.js';
+import { refWindowAttention } from './test-utils/reference.js';
+import { WindowAttention } from './window-attention.js';
+
+describe.each(NODE_BACKENDS)('WindowAttention on %s', (backend) => {
+  it.each(['window_attention_w4_nomask', 'window_attention_w4_mask_b2'])(
+    'matches fixture %s',
+    async (name) => {
+      await useBackend(backend);
+      const fx = loadFixture(`${name}.safetensors`);
+      const k = fx.config.kwargs;
+      const m = new WindowAttention(k.dim, k.window_size, k.num_heads);
+      expect(m.scale).toBe(fx.config.derived.scale);
+      m.loadStateDict(fx.stateDict); // strict: also verifies relative_position_index
+      const mask = fx.config.forward.mask ? (fx.inputs.mask as tf.Tensor3D) : null;
+      if (mask) {
+        // the stored mask is the official attn_mask of the named geometry
+        const mf = fx.config.forward.mask_from;
+        const mine = shiftedWindowMask(
+          mf.input_resolution[0],
+          mf.input_resolution[1],
+          mf.window_size,
+          mf.shift_size,
+        );
+        expect(compareTensors(mine, mask, { exact: true }).ok).toBe(true);
+        mine.dispose();
+      }
+      const y = m.forward(fx.inputs.input as tf.Tensor3D, mask);
+      const c = compareTensors(y, fx.expected.output, toleranceFor(fx.family));
+      expect(c.ok, c.message).toBe(true);
+      await expectNoLeak(() => m.forward(fx.inputs.input as tf.Tensor3D, mask), 'WindowAttention.forward');
+      y.dispose();
+      m.dispose();
+      fx.dispose();
+    },
+  );
+
+  it('non-square window, qkScale, no qkv bias and a batch-major mask equal a loop reference', async () => {
+    await useBackend(backend);
+    const [wh, ww, C, nH, nW, B] = [2, 3, 12, 3, 2, 3];
+    const N = wh * ww;
+    const m = new WindowAttention(C, [wh, ww], nH, { qkvBias: false, qkScale: 0.7 });
+    randomizeParams(m, 0.4, 11);
+    const x = tf.randomNormal([B * nW, N, C], 0, 1, 'float32', 5) as tf.Tensor3D;
+    // a random 0/-100 mask per window
+    const maskData = Float32Array.from({ length: nW * N * N }, (_, i) => ((i * 7919) % 5 === 0 ? -100 : 0));
+    const mask = tf.tensor3d(maskData, [nW, N, N]);
+    const y = m.forward(x, mask);
+    const s = stateArrays(m);
+    const ref = refWindowAttention(
+      x.dataSync(),
+      B * nW,
+      wh,
+      ww,
+      C,
+      nH,
+      {
+        qkvW: s['qkv.weight'],
+        qkvB: null,
+        table: s.relative_position_bias_table,
+        projW: s['proj.weight'],
+        projB: s['proj.bias'],
+      },
+      maskData,
+      nW,
+      0.7,
+    );
+    const d = maxDiff(y.dataSync(), ref);
+    expect(d.abs).toBeLessThan(1e-4);
+    expect(s['qkv.bias']).toBeUndefined();
+    tf.dispose([x, mask, y]);
+    m.dispose();
+  });
+
+  it('rejects bad arguments with clear messages', async () => {
+    await useBackend(backend);
+    expect(() => new WindowAttention(10, 4, 3)).toThrow(
+      /WindowAttention: dim=10 is not divisible by numHeads=3/,
+    );
+    const m = new WindowAttention(8, [2, 2], 2);
+    const x = tf.zeros([4, 4, 8]) as tf.Tensor3D;
+    expect(() => m.forward(tf.zeros([4, 5, 8]) as tf.Tensor3D)).toThrow(/expected \[B\*nW, 4, 8\]/);
+    expect(() => m.forward(tf.zeros([4, 8]) as unknown as tf.Tensor3D)).toThrow(/3-D/);
+    expect(() => m.forward(x, tf.zeros([3, 4, 4]) as tf.Tensor3D)).toThrow(
+      /not a multiple of the mask's nW=3/,
+    );
+    expect(() => m.forward(x, tf.zeros([2, 4, 5]) as tf.Tensor3D)).toThrow(/mask has shape/);
+    x.dispose();
+    m.dispose();
+  });
+});
