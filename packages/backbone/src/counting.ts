@@ -7,6 +7,8 @@
  * blocks include norm1/norm2 like the official `flops()`; Shunted, PVT and global blocks count convs,
  * linears and both attention products), and the head `numFeatures * numClasses`. Stage norms and the final
  * norm are not counted (the official Swin `flops()` adds a final-norm term, `numFeatures * H*W / 2^stages`).
+ * With `headPool: 'cls'` the class token's share of the last stage's blocks is added (its Linear rows and
+ * attention products), which makes PVT v1 presets equal `pvtMacs(..., { convention: 'matmul' })`.
  */
 import type { BackboneConfig } from './config.js';
 import { BLOCK_KINDS, DOWNSAMPLE_KINDS } from './kinds.js';
@@ -36,9 +38,15 @@ export function backboneMacsByStage(config: BackboneConfig, H: number, W: number
   return c.stages.map((s, i) => {
     const ds = DOWNSAMPLE_KINDS[s.downsample.kind].macs(s.downsample, inC, s.dim, h, w);
     [h, w] = sizes[i];
-    const one = s.depth > 0 ? BLOCK_KINDS[s.block.kind].macs(s.block, s.dim, built[i], h, w) : 0;
+    const spec = BLOCK_KINDS[s.block.kind];
+    const cls = c.headPool === 'cls' && i === c.stages.length - 1;
+    let blocks = 0;
+    for (let j = 0; j < s.depth; j++) {
+      blocks += spec.macs(s.block, s.dim, built[i], h, w, j);
+      if (cls && spec.classTokenMacs) blocks += spec.classTokenMacs(s.block, s.dim, h, w);
+    }
     inC = s.dim;
-    return { size: [h, w], downsample: ds, blocks: s.depth * one };
+    return { size: [h, w], downsample: ds, blocks };
   });
 }
 

@@ -23,6 +23,21 @@ export {
   HybridBackbone,
 } from './model.js';
 export {
+  convertPresetStateDict,
+  createModel,
+  listPresets,
+  type PresetFamily,
+  type PresetModel,
+  type PresetName,
+  type PresetOverrides,
+  presetConfig,
+  presetFamily,
+  presetKeyMap,
+  pvtToBackboneConfig,
+  shuntedToBackboneConfig,
+  swinToBackboneConfig,
+} from './presets.js';
+export {
   downsampleStride,
   dropPathSchedule,
   type ResolvedBackboneConfig,

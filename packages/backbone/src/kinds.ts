@@ -29,6 +29,7 @@ import {
   SwinTransformerBlock,
   swinBlockMacs,
 } from '@swin/swin-core';
+import { clampWindow, SwinMLPBlock, swinMlpBlockMacs } from '@swin/swin-mlp';
 import type { BlockConfig, BlockKind, DownsampleConfig, DownsampleKind } from './config.js';
 import { StridedConvEmbed } from './strided-conv.js';
 
@@ -64,9 +65,21 @@ export interface BlockKindSpec {
   checkMap(c: BlockConfig, h: number, w: number, where: string): void;
   /** Whether the blocks accept a class token in front of the map's tokens (`headPool: 'cls'`). */
   acceptsClassToken(c: BlockConfig): boolean;
+  /**
+   * The MACs one extra class token adds to one block on an `h x w` map (its rows of every Linear, one more
+   * query and key in both attention products). Only for kinds that accept a class token.
+   */
+  classTokenMacs?(c: BlockConfig, dim: number, h: number, w: number): number;
   build(c: BlockConfig, ctx: BlockContext): FeatureBlock;
-  /** MACs of one block on an `h x w` map (what the built block's `macs(h, w)` returns). */
-  macs(c: BlockConfig, dim: number, resolution: [number, number], h: number, w: number): number;
+  /** MACs of block `index` of a stage on an `h x w` map (what the built block's `macs(h, w)` returns). */
+  macs(
+    c: BlockConfig,
+    dim: number,
+    resolution: [number, number],
+    h: number,
+    w: number,
+    index: number,
+  ): number;
   /** Trainable parameters of one block. */
   params(c: BlockConfig, dim: number, resolution: [number, number]): number;
 }
@@ -136,6 +149,16 @@ function checkReduction(where: string, h: number, w: number, sr: number, what: s
   }
 }
 
+/**
+ * What one class token adds to a block with un-reduced global attention on `N = h*w` tokens (PVT v1's last
+ * stage, as `pvtMacs` counts it with the matmul convention): q/kv/proj (or qkv/proj) `4 C^2`, the attention
+ * products `2 ((N+1)^2 - N^2) C`, the MLP `2 C hidden`.
+ */
+function classTokenBlockMacs(C: number, mlpRatio: number, h: number, w: number): number {
+  const N = h * w;
+  return 4 * C * C + 2 * (2 * N + 1) * C + 2 * C * hiddenOf(C, mlpRatio);
+}
+
 /** Multiply-accumulates of PVT's SRAttention (`SRAttention.macs` with default options). */
 function srAttentionMacs(C: number, h: number, w: number, sr: number, linear: boolean): number {
   const N = h * w;
@@ -161,6 +184,11 @@ function srAttentionParams(C: number, sr: number, linear: boolean, qkvBias: bool
 type Of<K extends BlockKind> = Extract<BlockConfig, { kind: K }>;
 type DOf<K extends DownsampleKind> = Extract<DownsampleConfig, { kind: K }>;
 
+/** Requested shift of block `index` (before clamping): odd blocks shift by `windowSize // 2`. */
+function swinShift(s: { shift?: boolean; windowSize: number }, index: number): number {
+  return s.shift && index % 2 === 1 ? Math.floor(s.windowSize / 2) : 0;
+}
+
 const swin: BlockKindSpec = {
   kind: 'swin',
   options: ['numHeads', 'windowSize', 'shift', 'mlpRatio', 'qkvBias', 'qkScale'],
@@ -171,6 +199,7 @@ const swin: BlockKindSpec = {
     const s = c as Of<'swin'>;
     checkHeads(where, dim, s.numHeads);
     checkPosInt(where, 'windowSize', s.windowSize);
+    if (typeof s.shift !== 'boolean') fail(where, `shift must be a boolean, got ${JSON.stringify(s.shift)}`);
     checkCommon(s, dim, where);
   },
   checkMap() {},
@@ -179,7 +208,7 @@ const swin: BlockKindSpec = {
     const s = c as Of<'swin'>;
     return new SwinTransformerBlock(ctx.dim, ctx.resolution, s.numHeads, {
       windowSize: s.windowSize,
-      shiftSize: s.shift && ctx.index % 2 === 1 ? Math.floor(s.windowSize / 2) : 0,
+      shiftSize: swinShift(s, ctx.index),
       mlpRatio: s.mlpRatio,
       qkvBias: s.qkvBias,
       qkScale: s.qkScale,
@@ -207,33 +236,47 @@ const swin: BlockKindSpec = {
   },
 };
 
-/** Kinds whose package has not landed yet: a clear error at validation time. */
-function unavailable(kind: BlockKind, pkg: string, options: string[], required: string[]): BlockKindSpec {
-  const no = (): never => {
-    throw new Error(`block kind '${kind}' needs ${pkg}, which does not export its block yet`);
-  };
-  return {
-    kind,
-    options,
-    required,
-    defaultNormEps: 1e-5,
-    resolve: (c) => c,
-    validate: (_c, _d, where) =>
-      fail(where, `block kind '${kind}' needs ${pkg}, which does not export its block yet`),
-    checkMap() {},
-    acceptsClassToken: () => false,
-    build: no,
-    macs: no,
-    params: no,
-  };
-}
-
-const swinMlp: BlockKindSpec = unavailable(
-  'swin_mlp',
-  '@swin/swin-mlp',
-  ['numHeads', 'windowSize', 'shift', 'mlpRatio'],
-  ['numHeads', 'windowSize'],
-);
+const swinMlp: BlockKindSpec = {
+  kind: 'swin_mlp',
+  options: ['numHeads', 'windowSize', 'shift', 'mlpRatio'],
+  required: ['numHeads', 'windowSize'],
+  defaultNormEps: 1e-5,
+  resolve: (c) => ({ shift: true, mlpRatio: 4, ...(c as Of<'swin_mlp'>) }),
+  validate(c, dim, where) {
+    const s = c as Of<'swin_mlp'>;
+    checkHeads(where, dim, s.numHeads);
+    checkPosInt(where, 'windowSize', s.windowSize);
+    if (typeof s.shift !== 'boolean') fail(where, `shift must be a boolean, got ${JSON.stringify(s.shift)}`);
+    checkRatio(where, s.mlpRatio as number, dim);
+  },
+  checkMap() {},
+  acceptsClassToken: () => false,
+  build(c, ctx) {
+    const s = c as Of<'swin_mlp'>;
+    return new SwinMLPBlock({
+      dim: ctx.dim,
+      numHeads: s.numHeads,
+      windowSize: s.windowSize,
+      shiftSize: swinShift(s, ctx.index),
+      inputResolution: ctx.resolution,
+      mlpRatio: s.mlpRatio,
+      drop: ctx.drop,
+      dropPath: ctx.dropPath,
+      normEps: ctx.normEps,
+    });
+  },
+  macs(c, dim, res, h, w, index) {
+    const s = c as Of<'swin_mlp'>;
+    const { windowSize, shiftSize } = clampWindow(s.windowSize, swinShift(s, index), res);
+    return swinMlpBlockMacs(dim, windowSize, shiftSize, s.mlpRatio as number, h, w);
+  },
+  params(c, dim, res) {
+    const s = c as Of<'swin_mlp'>;
+    const { windowSize } = clampWindow(s.windowSize, 0, res);
+    const N = windowSize * windowSize;
+    return 4 * dim + s.numHeads * N * (N + 1) + mlpParams(dim, hiddenOf(dim, s.mlpRatio as number));
+  },
+};
 
 const SHUNTED_SR = [1, 2, 4, 8];
 
@@ -306,6 +349,7 @@ const pvtSra: BlockKindSpec = {
     if (s.srRatio > 1) checkReduction(where, h, w, s.srRatio, 'pvt_sra srRatio');
   },
   acceptsClassToken: (c) => (c as Of<'pvt_sra'>).srRatio === 1,
+  classTokenMacs: (c, dim, h, w) => classTokenBlockMacs(dim, (c as Of<'pvt_sra'>).mlpRatio as number, h, w),
   build(c, ctx) {
     const s = c as Of<'pvt_sra'>;
     return new PVTBlock(ctx.dim, s.numHeads, {
@@ -401,6 +445,7 @@ const global: BlockKindSpec = {
   },
   checkMap() {},
   acceptsClassToken: () => true,
+  classTokenMacs: (c, dim, h, w) => classTokenBlockMacs(dim, (c as Of<'global'>).mlpRatio as number, h, w),
   build(c, ctx) {
     const s = c as Of<'global'>;
     return new GlobalAttentionBlock(ctx.dim, s.numHeads, {

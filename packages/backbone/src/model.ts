@@ -164,7 +164,12 @@ export class BackboneStage extends Module {
   moduleMacs(H: number, W: number): number {
     const [h, w] = this.downsample.outSize(H, W);
     let m = this.downsample.macs(H, W);
-    for (const b of this.blocks) m += b.macs(h, w);
+    const spec = BLOCK_KINDS[this.config.block.kind];
+    for (const b of this.blocks) {
+      m += b.macs(h, w);
+      if (this.hasClassToken && spec.classTokenMacs)
+        m += spec.classTokenMacs(this.config.block, this.dim, h, w);
+    }
     return m;
   }
 }
