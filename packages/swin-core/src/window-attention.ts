@@ -81,7 +81,7 @@ export class WindowAttention extends Module {
     const fn = 'WindowAttention.forward';
     const N = this.numTokens;
     const C = this.dim;
-    if (!x || x.rank !== 3) fail(fn, `x must be 3-D window tokens [B*nW, N, C], got shape [${x?.shape}]`);
+    if (x?.rank !== 3) fail(fn, `x must be 3-D window tokens [B*nW, N, C], got shape [${x?.shape}]`);
     if (x.shape[1] !== N || x.shape[2] !== C) {
       fail(
         fn,
