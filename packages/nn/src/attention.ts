@@ -1,0 +1,1567 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Scaled-dot-product attention for MANY SMALL problems (Swin window attention: 64 windows x 3 heads of
+ * 49 tokens with head dim 32), fast on tfjs-wasm and differentiable on every backend.
+ *
+ * Why a kernel of our own: tfjs-wasm 4.22's `BatchMatMul` hands a product to XNNPACK only when both
+ * batch sizes are 1 and neither operand is transposed; everything else (every batched product, every
+ * transposed product, so every attention product and every matMul gradient) runs a scalar blocked
+ * triple loop (`slow_batch_matmul`, ~1-2 GFLOP/s). Here the three products of attention run in a small
+ * WebAssembly SIMD GEMM generated at run time (no binary blob, no build step) that works directly on the
+ * tfjs-wasm heap (it imports the backend's `WebAssembly.Memory`), with the scale, bias, mask and softmax
+ * fused into the epilogue of `Q K^T`. On the cpu backend the same module runs on a private memory
+ * (inputs copied in, output copied out). Other backends (webgl, webgpu) and wasm builds without SIMD use
+ * plain tfjs ops. Every path has an explicit gradient (`tf.customGrad`) that uses no transposed matMul.
+ *
+ * Groups: `G` independent problems. Swin orders them `(b, w, h)` (batch, window, head; head innermost),
+ * which is what `[B*nW, N, nH, d] -> transpose -> [B*nW*nH, N, d]` gives.
+ */
+
+// ============================================================================================
+// Public API
+// ============================================================================================
+
+/** How {@link attentionCore} computes: the wasm SIMD kernel, plain tfjs ops, or whichever fits. */
+export type AttentionImpl = 'auto' | 'kernel' | 'tf';
+
+/** Options of {@link attentionCore} (shapes use `G` groups, `N` queries, `M` keys). */
+export interface AttentionOptions {
+  /**
+   * Additive bias, `[nB, N, M]` or `[N, M]` (= `nB = 1`). Group `g` adds `bias[g % nB]`: for Swin,
+   * the relative position bias `[nH, N, N]` repeats over `(b, w)`. `G` must be a multiple of `nB`.
+   */
+  bias?: tf.Tensor | null;
+  /**
+   * Additive mask, `[nM, N, M]` or `[N, M]` (= `nM = 1`). Group `g` adds `mask[floor(g / numHeads) % nM]`:
+   * for Swin, the shifted-window mask `[nW, N, N]` repeats over `b` and `h`. `G` must be a multiple
+   * of `numHeads * nM`. Gradients flow into it too (it is usually a constant).
+   */
+  mask?: tf.Tensor | null;
+  /** Innermost group factor used to index `mask` (default: `bias.shape[0]` for a 3-D bias, else 1). */
+  numHeads?: number;
+  /** Multiplier of `q k^T` (default `1 / sqrt(d)`). */
+  scale?: number;
+  /** Implementation (default `'auto'`: the kernel on wasm with SIMD and on cpu, plain ops elsewhere). */
+  impl?: AttentionImpl;
+}
+
+/**
+ * `softmax(q k^T * scale + bias + mask) v` for `G` independent groups.
+ *
+ * q `[G, N, d]`, k `[G, M, d]`, v `[G, M, dv]` (float32) -> `[G, N, dv]`. See {@link AttentionOptions}
+ * for the bias / mask broadcast convention. Differentiable with respect to q, k, v, bias and mask on
+ * cpu, wasm, webgl and webgpu; the backward pass uses no transposed matMul.
+ */
+export function attentionCore(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  opts: AttentionOptions = {},
+): tf.Tensor3D {
+  const p = checkArgs('attentionCore', q, k, v, opts);
+  const impl = opts.impl ?? 'auto';
+  if (impl !== 'auto' && impl !== 'kernel' && impl !== 'tf') {
+    throw new Error(`attentionCore: impl must be 'auto', 'kernel' or 'tf', got ${String(impl)}`);
+  }
+  let useKernel = false;
+  if (impl !== 'tf') {
+    useKernel = attentionKernelAvailable();
+    if (impl === 'kernel' && !useKernel) {
+      throw new Error(
+        `attentionCore: impl 'kernel' needs the cpu or wasm backend with WebAssembly SIMD, ` +
+          `current backend is '${tf.getBackend()}'`,
+      );
+    }
+  }
+  return tf.tidy(() => {
+    const inputs: tf.Tensor[] = [q, k, v];
+    if (opts.bias) inputs.push(opts.bias);
+    if (opts.mask) inputs.push(opts.mask);
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      const [qi, ki, vi] = args as tf.Tensor3D[];
+      const bias = p.hasBias ? (args[3] as tf.Tensor) : null;
+      const mask = p.hasMask ? (args[p.hasBias ? 4 : 3] as tf.Tensor) : null;
+      const probs = useKernel ? kernelProbs(qi, ki, bias, mask, p) : tfProbs(qi, ki, bias, mask, p);
+      const value = useKernel ? kernelPV(probs, vi, p) : tf.matMul(probs, vi);
+      save([qi, ki, vi, probs]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const dO = dy as tf.Tensor3D;
+          const [qs, ks, vs, P] = saved as tf.Tensor3D[];
+          const g = useKernel ? kernelBackward(dO, qs, ks, vs, P, p) : tfBackward(dO, qs, ks, vs, P, p);
+          const grads: tf.Tensor[] = [g.dq, g.dk, g.dv];
+          if (p.hasBias) grads.push(biasGrad(g.ds, p));
+          if (p.hasMask) grads.push(maskGrad(g.ds, p));
+          return grads;
+        },
+      };
+    });
+    return f(...inputs) as tf.Tensor3D;
+  });
+}
+
+/**
+ * The textbook formulation with plain tfjs ops and tfjs's own gradients (`matMul(q, k, false, true)`,
+ * `softmax`, `matMul(p, v)`): the reference for tests and the "before" of the benchmarks. Same shapes and
+ * broadcast convention as {@link attentionCore}. On wasm its transposed / batched matMuls are slow.
+ */
+export function naiveAttention(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  opts: AttentionOptions = {},
+): tf.Tensor3D {
+  const p = checkArgs('naiveAttention', q, k, v, opts);
+  return tf.tidy(() => {
+    let s: tf.Tensor = tf.mul(tf.matMul(q, k, false, true), p.scale);
+    s = addBroadcast(s, opts.bias ?? null, opts.mask ?? null, p);
+    return tf.matMul(tf.softmax(s), v) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Whether {@link attentionCore} (impl `'auto'`) uses the SIMD kernel on `backendName` (default: the
+ * current backend): true for 'wasm' and 'cpu' where WebAssembly SIMD is available.
+ */
+export function attentionKernelAvailable(backendName: string = tf.getBackend()): boolean {
+  if (backendName !== 'wasm' && backendName !== 'cpu') return false;
+  if (!simdSupported()) return false;
+  if (backendName === 'wasm') {
+    const be = tf.findBackend('wasm') as unknown as WasmBackendLike | null;
+    if (!be || !wasmMemoryOf(be)) return false;
+  }
+  return true;
+}
+
+/**
+ * Batched product `a @ b` for many small matrices, using the SIMD kernel on wasm / cpu (plain tfjs
+ * `matMul` elsewhere). a `[G, n, k]` (or `[G, k, n]` with `transposeA`), b `[G, k, m]` (or `[G, m, k]`
+ * with `transposeB`) -> `[G, n, m]`; `G` of a or b may be 1 (broadcast). The transposes are free (the
+ * kernel reads strided). Differentiable; gradients use the same kernel.
+ */
+export function smallBatchMatMul(
+  a: tf.Tensor3D,
+  b: tf.Tensor3D,
+  transposeA = false,
+  transposeB = false,
+): tf.Tensor3D {
+  const fn = 'smallBatchMatMul';
+  for (const [name, t] of [
+    ['a', a],
+    ['b', b],
+  ] as const) {
+    if (!(t instanceof tf.Tensor) || t.rank !== 3 || t.dtype !== 'float32') {
+      throw new Error(`${fn}: ${name} must be a float32 rank-3 tensor, got ${describeTensor(t)}`);
+    }
+  }
+  const [Ga, a1, a2] = a.shape;
+  const [Gb, b1, b2] = b.shape;
+  const n = transposeA ? a2 : a1;
+  const ka = transposeA ? a1 : a2;
+  const kb = transposeB ? b2 : b1;
+  const m = transposeB ? b1 : b2;
+  if (ka !== kb) {
+    throw new Error(
+      `${fn}: inner dimensions differ: a [${a.shape}] (transposeA=${transposeA}) has ${ka}, ` +
+        `b [${b.shape}] (transposeB=${transposeB}) has ${kb}`,
+    );
+  }
+  if (Ga !== Gb && Ga !== 1 && Gb !== 1) {
+    throw new Error(`${fn}: batch sizes ${Ga} and ${Gb} differ (one of them may be 1)`);
+  }
+  const G = Math.max(Ga, Gb);
+  const useKernel = attentionKernelAvailable() && n > 0 && m > 0 && ka > 0;
+  const view = (t: tf.Tensor3D, trans: boolean, Gt: number): GemmView => {
+    const [, r, c] = t.shape;
+    const sg = Gt === 1 ? 0 : r * c;
+    return trans ? { t, trans, sg, sr: 1, sc: c } : { t, trans, sg, sr: c, sc: 1 };
+  };
+  const prod = (x: tf.Tensor3D, tx: boolean, y: tf.Tensor3D, ty: boolean): tf.Tensor3D => {
+    if (useKernel) return gemm('bmm', view(x, tx, x.shape[0]), view(y, ty, y.shape[0]), G, 1);
+    const xx = tx ? tf.transpose(x, [0, 2, 1]) : x;
+    const yy = ty ? tf.transpose(y, [0, 2, 1]) : y;
+    return tf.matMul(xx, yy) as tf.Tensor3D;
+  };
+  return tf.tidy(() => {
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [x, y, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+      save([x, y]);
+      return {
+        value: prod(x, transposeA, y, transposeB),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const d = dy as tf.Tensor3D;
+          const [xs, ys] = saved as tf.Tensor3D[];
+          // C = op(A) op(B): d op(A) = dC op(B)^T, d op(B) = op(A)^T dC.
+          let da = transposeA ? prod(ys, transposeB, d, true) : prod(d, false, ys, !transposeB);
+          let db = transposeB ? prod(d, true, xs, transposeA) : prod(xs, !transposeA, d, false);
+          if (Ga === 1 && G > 1) da = tf.sum(da, 0, true);
+          if (Gb === 1 && G > 1) db = tf.sum(db, 0, true);
+          return [da, db];
+        },
+      };
+    });
+    return f(a, b) as tf.Tensor3D;
+  });
+}
+
+// ============================================================================================
+// Argument checks and the tfjs-op formulation
+// ============================================================================================
+
+interface Params {
+  G: number;
+  N: number;
+  M: number;
+  D: number;
+  Dv: number;
+  scale: number;
+  hasBias: boolean;
+  hasMask: boolean;
+  /** bias groups (`bias[g % nB]`) */
+  nB: number;
+  biasRank: number;
+  /** mask groups (`mask[floor(g / heads) % nMk]`) */
+  nMk: number;
+  maskRank: number;
+  heads: number;
+}
+
+function describeTensor(t: unknown): string {
+  if (t instanceof tf.Tensor) return `${t.dtype} tensor of shape [${t.shape}]`;
+  return t === null ? 'null' : typeof t;
+}
+
+function checkArgs(fn: string, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions): Params {
+  for (const [name, t, layout] of [
+    ['q', q, '[G, N, d]'],
+    ['k', k, '[G, M, d]'],
+    ['v', v, '[G, M, dv]'],
+  ] as const) {
+    if (!(t instanceof tf.Tensor) || t.rank !== 3) {
+      throw new Error(`${fn}: ${name} must be a rank-3 tensor ${layout}, got ${describeTensor(t)}`);
+    }
+    if (t.dtype !== 'float32') throw new Error(`${fn}: ${name} must be float32, got ${t.dtype}`);
+  }
+  const [G, N, D] = q.shape;
+  const [Gk, M, Dk] = k.shape;
+  const [Gv, Mv, Dv] = v.shape;
+  if (Gk !== G || Gv !== G) {
+    throw new Error(
+      `${fn}: q, k, v must have the same number of groups, got [${q.shape}], [${k.shape}], [${v.shape}]`,
+    );
+  }
+  if (Dk !== D) throw new Error(`${fn}: k [${k.shape}] must have head dim ${D} like q [${q.shape}]`);
+  if (Mv !== M) throw new Error(`${fn}: v [${v.shape}] must have ${M} keys like k [${k.shape}]`);
+  if (G === 0 || N === 0 || M === 0 || D === 0 || Dv === 0) {
+    throw new Error(`${fn}: empty input: q [${q.shape}], k [${k.shape}], v [${v.shape}]`);
+  }
+  const scale = opts.scale ?? 1 / Math.sqrt(D);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+    throw new Error(`${fn}: scale must be a finite number, got ${String(opts.scale)}`);
+  }
+  const extra = (name: string, t: tf.Tensor | null | undefined): [number, number] => {
+    if (t === null || t === undefined) return [0, 0];
+    if (!(t instanceof tf.Tensor) || (t.rank !== 2 && t.rank !== 3) || t.dtype !== 'float32') {
+      throw new Error(
+        `${fn}: ${name} must be a float32 tensor [n, ${N}, ${M}] or [${N}, ${M}], got ${describeTensor(t)}`,
+      );
+    }
+    const [r, c] = t.shape.slice(-2);
+    if (r !== N || c !== M) {
+      throw new Error(`${fn}: ${name} [${t.shape}] must end in [${N}, ${M}] (queries, keys)`);
+    }
+    const n = t.rank === 3 ? t.shape[0] : 1;
+    if (n === 0) throw new Error(`${fn}: ${name} [${t.shape}] is empty`);
+    return [n, t.rank];
+  };
+  const [nB, biasRank] = extra('bias', opts.bias);
+  const [nMk, maskRank] = extra('mask', opts.mask);
+  if (nB > 0 && G % nB !== 0) {
+    throw new Error(
+      `${fn}: ${G} groups are not a multiple of the ${nB} bias matrices (bias [${opts.bias!.shape}])`,
+    );
+  }
+  const heads = opts.numHeads ?? (nB > 0 && biasRank === 3 ? nB : 1);
+  if (!Number.isInteger(heads) || heads < 1) {
+    throw new Error(`${fn}: numHeads must be a positive integer, got ${String(opts.numHeads)}`);
+  }
+  if (nMk > 0 && G % (heads * nMk) !== 0) {
+    throw new Error(
+      `${fn}: ${G} groups are not a multiple of numHeads * masks = ${heads} * ${nMk} (mask [${opts.mask!.shape}])`,
+    );
+  }
+  return {
+    G,
+    N,
+    M,
+    D,
+    Dv,
+    scale,
+    hasBias: nB > 0,
+    hasMask: nMk > 0,
+    nB: Math.max(nB, 1),
+    biasRank,
+    nMk: Math.max(nMk, 1),
+    maskRank,
+    heads,
+  };
+}
+
+/** s `[G, N, M]` + bias (group g -> g % nB) + mask (group g -> floor(g / heads) % nMk). */
+function addBroadcast(s: tf.Tensor, bias: tf.Tensor | null, mask: tf.Tensor | null, p: Params): tf.Tensor {
+  const { G, N, M } = p;
+  let out = s;
+  if (bias) {
+    out = tf.reshape(tf.add(tf.reshape(out, [G / p.nB, p.nB, N, M]), tf.reshape(bias, [1, p.nB, N, M])), [
+      G,
+      N,
+      M,
+    ]);
+  }
+  if (mask) {
+    const outer = G / (p.heads * p.nMk);
+    out = tf.reshape(
+      tf.add(tf.reshape(out, [outer, p.nMk, p.heads, N, M]), tf.reshape(mask, [1, p.nMk, 1, N, M])),
+      [G, N, M],
+    );
+  }
+  return out;
+}
+
+function tfProbs(q: tf.Tensor3D, k: tf.Tensor3D, bias: tf.Tensor | null, mask: tf.Tensor | null, p: Params) {
+  const s = tf.mul(tf.matMul(q, tf.transpose(k, [0, 2, 1])), p.scale);
+  return tf.softmax(addBroadcast(s, bias, mask, p)) as tf.Tensor3D;
+}
+
+interface AttentionGrads {
+  dq: tf.Tensor;
+  dk: tf.Tensor;
+  dv: tf.Tensor;
+  /** gradient of the pre-softmax scores (before scale), `[G, N, M]` */
+  ds: tf.Tensor;
+}
+
+function tfBackward(
+  dO: tf.Tensor3D,
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  P: tf.Tensor3D,
+  p: Params,
+): AttentionGrads {
+  const dv = tf.matMul(tf.transpose(P, [0, 2, 1]), dO);
+  const dP = tf.matMul(dO, tf.transpose(v, [0, 2, 1]));
+  const ds = tf.mul(P, tf.sub(dP, tf.sum(tf.mul(dP, P), -1, true)));
+  const dq = tf.mul(tf.matMul(ds, k), p.scale);
+  const dk = tf.mul(tf.matMul(tf.transpose(ds, [0, 2, 1]), q), p.scale);
+  return { dq, dk, dv, ds };
+}
+
+function biasGrad(ds: tf.Tensor, p: Params): tf.Tensor {
+  const { G, N, M, nB } = p;
+  const g = tf.sum(tf.reshape(ds, [G / nB, nB, N, M]), 0);
+  return p.biasRank === 2 ? tf.reshape(g, [N, M]) : g;
+}
+
+function maskGrad(ds: tf.Tensor, p: Params): tf.Tensor {
+  const { G, N, M, nMk, heads } = p;
+  const g = tf.sum(tf.reshape(ds, [G / (heads * nMk), nMk, heads, N, M]), [0, 2]);
+  return p.maskRank === 2 ? tf.reshape(g, [N, M]) : g;
+}
+
+// ============================================================================================
+// Kernel formulation (forward and backward through the SIMD GEMM)
+// ============================================================================================
+
+/** A strided view of a tensor as `G` matrices: element (g, r, c) at `g*sg + r*sr + c*sc` (elements). */
+interface GemmView {
+  t: tf.Tensor;
+  /** the matrix is the transpose of the tensor's last two axes */
+  trans: boolean;
+  sg: number;
+  sr: number;
+  sc: number;
+}
+
+const rowMajor = (t: tf.Tensor3D): GemmView => ({
+  t,
+  trans: false,
+  sg: t.shape[1] * t.shape[2],
+  sr: t.shape[2],
+  sc: 1,
+});
+const transposed = (t: tf.Tensor3D): GemmView => ({
+  t,
+  trans: true,
+  sg: t.shape[1] * t.shape[2],
+  sr: 1,
+  sc: t.shape[2],
+});
+
+function kernelProbs(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  bias: tf.Tensor | null,
+  mask: tf.Tensor | null,
+  p: Params,
+) {
+  return gemm('attn', rowMajor(q), transposed(k), p.G, p.scale, {
+    bias: bias ? { t: bias, trans: false, sg: bias.rank === 3 ? p.N * p.M : 0, sr: p.M, sc: 1 } : null,
+    nB: p.nB,
+    mask: mask ? { t: mask, trans: false, sg: mask.rank === 3 ? p.N * p.M : 0, sr: p.M, sc: 1 } : null,
+    nMk: p.nMk,
+    heads: p.heads,
+  });
+}
+
+function kernelPV(P: tf.Tensor3D, v: tf.Tensor3D, p: Params): tf.Tensor3D {
+  return gemm('bmm', rowMajor(P), rowMajor(v), p.G, 1);
+}
+
+function kernelBackward(
+  dO: tf.Tensor3D,
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  P: tf.Tensor3D,
+  p: Params,
+): AttentionGrads {
+  const dv = gemm('bmm', transposed(P), rowMajor(dO), p.G, 1);
+  // dS = P * (dO V^T - rowsum(P * dO V^T)), fused into the epilogue of dO V^T
+  const ds = gemm('dsm', rowMajor(dO), transposed(v), p.G, 1, { probs: P });
+  const dq = gemm('bmm', rowMajor(ds), rowMajor(k), p.G, p.scale);
+  const dk = gemm('bmm', transposed(ds), rowMajor(q), p.G, p.scale);
+  return { dq, dk, dv, ds };
+}
+
+interface GemmExtra {
+  bias?: GemmView | null;
+  nB?: number;
+  mask?: GemmView | null;
+  nMk?: number;
+  heads?: number;
+  probs?: tf.Tensor | null;
+}
+
+type GemmKind = 'bmm' | 'attn' | 'dsm';
+const KERNEL_NAME = 'SwinSmallGemm';
+
+/**
+ * C[g] = epilogue(A[g] @ B[g]) for g < G, C `[G, n, m]` contiguous; A view `(n x k)`, B view `(k x m)`.
+ * `alpha` scales (bmm) or is the softmax scale (attn).
+ */
+function gemm(kind: GemmKind, A: GemmView, B: GemmView, G: number, alpha: number, extra: GemmExtra = {}) {
+  ensureKernelsRegistered();
+  const n = A.trans ? A.t.shape[A.t.rank - 1] : A.t.shape[A.t.rank - 2];
+  const kk = A.trans ? A.t.shape[A.t.rank - 2] : A.t.shape[A.t.rank - 1];
+  const m = B.trans ? B.t.shape[B.t.rank - 2] : B.t.shape[B.t.rank - 1];
+  const inputs: tf.NamedTensorMap = { a: A.t, b: B.t };
+  if (extra.bias) inputs.bias = extra.bias.t;
+  if (extra.mask) inputs.mask = extra.mask.t;
+  if (extra.probs) inputs.probs = extra.probs;
+  const attrs = {
+    kind,
+    G,
+    n,
+    k: kk,
+    m,
+    sAg: A.sg,
+    sAr: A.sr,
+    sAc: A.sc,
+    sBg: B.sg,
+    sBr: B.sr,
+    sBc: B.sc,
+    alpha,
+    nB: extra.nB ?? 1,
+    sBiasG: extra.bias?.sg ?? 0,
+    sBiasR: extra.bias?.sr ?? 0,
+    nMk: extra.nMk ?? 1,
+    heads: extra.heads ?? 1,
+    sMaskG: extra.mask?.sg ?? 0,
+    sMaskR: extra.mask?.sr ?? 0,
+  };
+  return tf.engine().runKernel(KERNEL_NAME, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+}
+
+type GemmAttrs = {
+  kind: GemmKind;
+  G: number;
+  n: number;
+  k: number;
+  m: number;
+  sAg: number;
+  sAr: number;
+  sAc: number;
+  sBg: number;
+  sBr: number;
+  sBc: number;
+  alpha: number;
+  nB: number;
+  sBiasG: number;
+  sBiasR: number;
+  nMk: number;
+  heads: number;
+  sMaskG: number;
+  sMaskR: number;
+};
+
+// ============================================================================================
+// tfjs kernel glue (wasm: shared heap; cpu: private memory)
+// ============================================================================================
+
+interface WasmBackendLike {
+  wasm: { asm?: { memory?: WebAssembly.Memory }; HEAPF32?: Float32Array };
+  dataIdMap: { get(id: unknown): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(id: unknown): void;
+}
+
+interface CpuBackendLike {
+  readSync(id: unknown): tf.backend_util.BackendValues;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+}
+
+interface KernelExports {
+  bmm: (...args: number[]) => void;
+  attn: (...args: number[]) => void;
+  dsm: (...args: number[]) => void;
+}
+
+function wasmMemoryOf(be: WasmBackendLike): WebAssembly.Memory | null {
+  const mem = be?.wasm?.asm?.memory;
+  return mem instanceof WebAssembly.Memory ? mem : null;
+}
+
+let simdOk: boolean | null = null;
+function simdSupported(): boolean {
+  if (simdOk === null) {
+    try {
+      simdOk = typeof WebAssembly === 'object' && WebAssembly.validate(buildKernelModule(false));
+    } catch {
+      simdOk = false;
+    }
+  }
+  return simdOk;
+}
+
+const wasmInstances = new WeakMap<object, KernelExports>();
+
+function instantiate(memory: WebAssembly.Memory): KernelExports {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const module = new WebAssembly.Module(buildKernelModule(shared));
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  return inst.exports as unknown as KernelExports;
+}
+
+/** Scratch floats a call needs: packed B `[k, mp]`, a 4-row tile `[4, mp]`, a zero row `[m]`. */
+function scratchFloats(a: GemmAttrs): number {
+  const mp = (a.m + 7) & ~7;
+  return a.k * mp + 4 * mp + a.m + 4;
+}
+
+function callKernel(
+  ex: KernelExports,
+  a: GemmAttrs,
+  ptr: { a: number; b: number; out: number; scratch: number; bias: number; mask: number; probs: number },
+): void {
+  const mp = (a.m + 7) & ~7;
+  const zero = ptr.scratch + (a.k * mp + 4 * mp) * 4;
+  const common = [
+    ptr.a,
+    ptr.b,
+    ptr.out,
+    a.G,
+    a.n,
+    a.k,
+    a.m,
+    a.sAg,
+    a.sAr,
+    a.sAc,
+    a.sBg,
+    a.sBr,
+    a.sBc,
+    ptr.scratch,
+  ];
+  if (a.kind === 'bmm') {
+    ex.bmm(...common, a.alpha);
+  } else if (a.kind === 'attn') {
+    const bias = ptr.bias >= 0 ? [ptr.bias, a.nB, a.sBiasG, a.sBiasR] : [zero, 1, 0, 0];
+    const mask = ptr.mask >= 0 ? [ptr.mask, a.nMk, a.heads, a.sMaskG, a.sMaskR] : [zero, 1, 1, 0, 0];
+    ex.attn(...common, a.alpha, ...bias, ...mask);
+  } else {
+    ex.dsm(...common, ptr.probs);
+  }
+}
+
+function checkInt32(a: GemmAttrs, bytes: number): void {
+  if (bytes > 2 ** 31) {
+    throw new Error(`attentionCore: problem too large for the wasm kernel (${bytes} bytes of operands)`);
+  }
+  for (const v of [a.G, a.n, a.k, a.m]) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new Error(`attentionCore: kernel got bad sizes ${JSON.stringify(a)}`);
+  }
+}
+
+function wasmKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) {
+  const be = args.backend as WasmBackendLike;
+  const a = args.attrs as unknown as GemmAttrs;
+  const memory = wasmMemoryOf(be);
+  if (!memory) throw new Error('attentionCore: the wasm backend exposes no WebAssembly.Memory');
+  let ex = wasmInstances.get(be);
+  if (!ex) {
+    ex = instantiate(memory);
+    wasmInstances.set(be, ex);
+  }
+  const outBytes = a.G * a.n * a.m * 4;
+  checkInt32(a, outBytes);
+  const out = be.makeOutput([a.G, a.n, a.m], 'float32');
+  const nScratch = scratchFloats(a);
+  const scratch = be.makeOutput([nScratch], 'float32');
+  const off = (t: tf.TensorInfo | undefined) => (t ? be.dataIdMap.get(t.dataId).memoryOffset : -1);
+  const scratchOff = off(scratch);
+  // zero row (used in place of an absent bias / mask)
+  new Float32Array(memory.buffer, scratchOff, nScratch).fill(0);
+  const ins = args.inputs;
+  callKernel(ex, a, {
+    a: off(ins.a),
+    b: off(ins.b),
+    out: off(out),
+    scratch: scratchOff,
+    bias: off(ins.bias),
+    mask: off(ins.mask),
+    probs: off(ins.probs),
+  });
+  be.disposeData(scratch.dataId);
+  return out;
+}
+
+let cpuState: { memory: WebAssembly.Memory; ex: KernelExports } | null = null;
+
+function cpuKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) {
+  const be = args.backend as CpuBackendLike;
+  const a = args.attrs as unknown as GemmAttrs;
+  if (!cpuState) {
+    const memory = new WebAssembly.Memory({ initial: 16 });
+    cpuState = { memory, ex: instantiate(memory) };
+  }
+  const { memory, ex } = cpuState;
+  const ins = args.inputs;
+  const names = ['a', 'b', 'bias', 'mask', 'probs'] as const;
+  const values: Record<string, Float32Array> = {};
+  const offsets: Record<string, number> = {};
+  let top = 64;
+  const alloc = (floats: number) => {
+    const o = top;
+    top += Math.ceil((floats * 4) / 64) * 64 + 64;
+    return o;
+  };
+  for (const nm of names) {
+    const t = ins[nm];
+    if (!t) {
+      offsets[nm] = -1;
+      continue;
+    }
+    values[nm] = be.readSync(t.dataId) as Float32Array;
+    offsets[nm] = alloc(values[nm].length);
+  }
+  const outFloats = a.G * a.n * a.m;
+  const outOff = alloc(outFloats);
+  const nScratch = scratchFloats(a);
+  const scratchOff = alloc(nScratch);
+  checkInt32(a, top);
+  if (top > memory.buffer.byteLength) memory.grow(Math.ceil((top - memory.buffer.byteLength) / 65536));
+  const heap = new Float32Array(memory.buffer);
+  for (const nm of names) if (values[nm]) heap.set(values[nm], offsets[nm] / 4);
+  heap.fill(0, scratchOff / 4, scratchOff / 4 + nScratch);
+  callKernel(ex, a, {
+    a: offsets.a,
+    b: offsets.b,
+    out: outOff,
+    scratch: scratchOff,
+    bias: offsets.bias,
+    mask: offsets.mask,
+    probs: offsets.probs,
+  });
+  const result = new Float32Array(memory.buffer, outOff, outFloats).slice();
+  return be.makeTensorInfo([a.G, a.n, a.m], 'float32', result);
+}
+
+let registered = false;
+function ensureKernelsRegistered(): void {
+  if (registered) return;
+  for (const [backendName, kernelFunc] of [
+    ['wasm', wasmKernel],
+    ['cpu', cpuKernel],
+  ] as const) {
+    if (!tf.getKernel(KERNEL_NAME, backendName)) {
+      tf.registerKernel({ kernelName: KERNEL_NAME, backendName, kernelFunc: kernelFunc as tf.KernelFunc });
+    }
+  }
+  registered = true;
+}
+
+// ============================================================================================
+// A tiny WebAssembly assembler and the SIMD kernels
+// ============================================================================================
+
+const I32 = 0x7f;
+const F32 = 0x7d;
+const V128 = 0x7b;
+
+function uleb(out: number[], value: number): void {
+  let n = value >>> 0;
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+}
+
+function sleb(out: number[], value: number): void {
+  let n = value | 0;
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const f32Bytes = (x: number): number[] => Array.from(new Uint8Array(new Float32Array([x]).buffer));
+const i32Bytes = (x: number): number[] => Array.from(new Uint8Array(new Int32Array([x]).buffer));
+
+/** opcodes (core and 0xfd-prefixed SIMD) */
+const OP = {
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  else: 0x05,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  select: 0x1b,
+  i32Load: 0x28,
+  f32Load: 0x2a,
+  f32Store: 0x38,
+  i32Eqz: 0x45,
+  i32Ne: 0x47,
+  i32LtS: 0x48,
+  i32GeS: 0x4e,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Mul: 0x6c,
+  i32DivU: 0x6e,
+  i32RemU: 0x70,
+  i32And: 0x71,
+  i32Or: 0x72,
+  i32Shl: 0x74,
+  f32Add: 0x92,
+  f32Sub: 0x93,
+  f32Mul: 0x94,
+  f32Div: 0x95,
+  f32Lt: 0x5d,
+  f32Max: 0x97,
+} as const;
+
+const SIMD = {
+  load: 0x00,
+  load32Splat: 0x09,
+  store: 0x0b,
+  const: 0x0c,
+  f32x4Splat: 0x13,
+  f32x4ExtractLane: 0x1f,
+  f32x4Nearest: 0x6a,
+  i32x4Shl: 0xab,
+  i32x4Add: 0xae,
+  f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
+  f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
+  f32x4Max: 0xe9,
+  f32x4Lt: 0x43,
+  v128AndNot: 0x4f,
+  i8x16Shuffle: 0x0d,
+  i32x4TruncSatF32x4S: 0xf8,
+} as const;
+
+/** One function body under construction (stack-machine code with a few structured helpers). */
+class Fn {
+  readonly code: number[] = [];
+  private readonly extra: number[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly params: number[],
+  ) {}
+
+  local(type: number): number {
+    this.extra.push(type);
+    return this.params.length + this.extra.length - 1;
+  }
+  op(...bytes: number[]): this {
+    this.code.push(...bytes);
+    return this;
+  }
+  get(i: number): this {
+    this.code.push(0x20);
+    uleb(this.code, i);
+    return this;
+  }
+  set(i: number): this {
+    this.code.push(0x21);
+    uleb(this.code, i);
+    return this;
+  }
+  tee(i: number): this {
+    this.code.push(0x22);
+    uleb(this.code, i);
+    return this;
+  }
+  i32(v: number): this {
+    this.code.push(0x41);
+    sleb(this.code, v);
+    return this;
+  }
+  f32(v: number): this {
+    this.code.push(0x43, ...f32Bytes(v));
+    return this;
+  }
+  simd(op: number, ...imm: number[]): this {
+    this.code.push(0xfd);
+    uleb(this.code, op);
+    this.code.push(...imm);
+    return this;
+  }
+  /** memarg: alignment exponent + constant offset */
+  private mem(align: number, offset: number): number[] {
+    const out = [align];
+    uleb(out, offset);
+    return out;
+  }
+  f32Load(offset = 0): this {
+    return this.op(OP.f32Load, ...this.mem(2, offset));
+  }
+  f32Store(offset = 0): this {
+    return this.op(OP.f32Store, ...this.mem(2, offset));
+  }
+  vLoad(offset = 0): this {
+    return this.simd(SIMD.load, ...this.mem(2, offset));
+  }
+  vStore(offset = 0): this {
+    return this.simd(SIMD.store, ...this.mem(2, offset));
+  }
+  vSplatLoad(offset = 0): this {
+    return this.simd(SIMD.load32Splat, ...this.mem(2, offset));
+  }
+  vConst(x: number): this {
+    const b = f32Bytes(x);
+    return this.simd(SIMD.const, ...b, ...b, ...b, ...b);
+  }
+  iConst4(x: number): this {
+    const b = i32Bytes(x);
+    return this.simd(SIMD.const, ...b, ...b, ...b, ...b);
+  }
+  /** local[i] += c (i32) */
+  inc(i: number, c: number | (() => void)): this {
+    this.get(i);
+    if (typeof c === 'number') this.i32(c);
+    else c();
+    return this.op(OP.i32Add).set(i);
+  }
+  /** for (i = start; i < end; i += step) body. `end` is a local. */
+  forRange(
+    i: number,
+    start: number | (() => void),
+    end: number,
+    step: number | (() => void),
+    body: () => void,
+  ) {
+    if (typeof start === 'number') this.i32(start);
+    else start();
+    this.set(i);
+    this.op(OP.block, 0x40, OP.loop, 0x40);
+    this.get(i).get(end).op(OP.i32GeS, OP.brIf, 1);
+    body();
+    this.inc(i, step);
+    this.op(OP.br, 0, OP.end, OP.end);
+  }
+  /** do { body } while (--counter != 0); counter must start > 0 */
+  countDown(counter: number, body: () => void) {
+    this.op(OP.loop, 0x40);
+    body();
+    this.get(counter).i32(1).op(OP.i32Sub).tee(counter).op(OP.brIf, 0, OP.end);
+  }
+  ifThen(cond: () => void, then: () => void, otherwise?: () => void) {
+    cond();
+    this.op(OP.if, 0x40);
+    then();
+    if (otherwise) {
+      this.op(OP.else);
+      otherwise();
+    }
+    this.op(OP.end);
+  }
+  /** horizontal reduction of a v128 local with a binary f32 op -> f32 on the stack */
+  hReduce(v: number, binop: number) {
+    this.get(v).simd(SIMD.f32x4ExtractLane, 0);
+    for (let lane = 1; lane < 4; lane++) this.get(v).simd(SIMD.f32x4ExtractLane, lane).op(binop);
+  }
+  body(): number[] {
+    const out: number[] = [];
+    const groups: [number, number][] = [];
+    for (const t of this.extra) {
+      const last = groups[groups.length - 1];
+      if (last && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    uleb(out, groups.length);
+    for (const [count, t] of groups) {
+      uleb(out, count);
+      out.push(t);
+    }
+    out.push(...this.code, OP.end);
+    const sized: number[] = [];
+    uleb(sized, out.length);
+    return sized.concat(out);
+  }
+}
+
+function section(id: number, content: number[]): number[] {
+  const out = [id];
+  uleb(out, content.length);
+  return out.concat(content);
+}
+
+function vec(items: number[][]): number[] {
+  const out: number[] = [];
+  uleb(out, items.length);
+  for (const it of items) out.push(...it);
+  return out;
+}
+
+function name(s: string): number[] {
+  const bytes = Array.from(new TextEncoder().encode(s));
+  const out: number[] = [];
+  uleb(out, bytes.length);
+  return out.concat(bytes);
+}
+
+function assemble(fns: Fn[], sharedMemory: boolean): Uint8Array<ArrayBuffer> {
+  const types = fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]);
+  const limits = sharedMemory ? [0x03, 0x01, ...ulebBytes(65536)] : [0x00, 0x01];
+  const imports = vec([[...name('env'), ...name('memory'), 0x02, ...limits]]);
+  const funcs = vec(fns.map((_, i) => ulebBytes(i)));
+  const exports = vec(fns.map((f, i) => [...name(f.name), 0x00, ...ulebBytes(i)]));
+  const code = vec(fns.map((f) => f.body()));
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, vec(types)),
+    ...section(2, imports),
+    ...section(3, funcs),
+    ...section(7, exports),
+    ...section(10, code),
+  ]);
+}
+
+function ulebBytes(n: number): number[] {
+  const out: number[] = [];
+  uleb(out, n);
+  return out;
+}
+
+const moduleCache = new Map<boolean, Uint8Array<ArrayBuffer>>();
+
+/** The kernel module (`bmm`, `attn`, `dsm`), importing `env.memory`. */
+function buildKernelModule(sharedMemory: boolean): Uint8Array<ArrayBuffer> {
+  let bytes = moduleCache.get(sharedMemory);
+  if (!bytes) {
+    bytes = assemble([genGemm('bmm'), genGemm('attn'), genGemm('dsm')], sharedMemory);
+    moduleCache.set(sharedMemory, bytes);
+  }
+  return bytes;
+}
+
+/** Below this the kernel's exp is 0 (keeps every value normal: denormals are ~100x slower on x86). */
+const EXP_FLUSH = -87;
+/** Smallest normal float32: smaller probabilities are flushed to 0. */
+const FLT_MIN = 1.1754943508222875e-38;
+
+/**
+ * Emits `exp(x)` for the v128 local `x` (lanes <= 0 expected), leaving the result on the stack; lanes
+ * below {@link EXP_FLUSH} give 0 (NaN stays NaN). Cephes `expf`: x = n ln2 + r, |r| <= ln2/2, a degree-5
+ * polynomial, 2^n through the exponent bits (about 1 ulp).
+ */
+function emitExp(f: Fn, x: number, fx: number, r: number, pp: number): void {
+  const xc = r; // reuse: the clamped x lives in r until r is computed
+  f.get(x).vConst(EXP_FLUSH).simd(SIMD.f32x4Max).set(xc);
+  f.get(xc).vConst(Math.LOG2E).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Nearest).set(fx);
+  f.get(xc).get(fx).vConst(0.693359375).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Sub);
+  f.get(fx).vConst(-2.1219444e-4).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Sub).set(r);
+  const coef = [
+    1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+  ];
+  f.vConst(coef[0]).set(pp);
+  for (let i = 1; i < coef.length; i++) {
+    f.get(pp).get(r).simd(SIMD.f32x4Mul).vConst(coef[i]).simd(SIMD.f32x4Add).set(pp);
+  }
+  // y = p r^2 + r + 1
+  f.get(pp).get(r).simd(SIMD.f32x4Mul).get(r).simd(SIMD.f32x4Mul).get(r).simd(SIMD.f32x4Add);
+  f.vConst(1).simd(SIMD.f32x4Add);
+  // * 2^n
+  f.get(fx).simd(SIMD.i32x4TruncSatF32x4S).iConst4(127).simd(SIMD.i32x4Add).i32(23).simd(SIMD.i32x4Shl);
+  f.simd(SIMD.f32x4Mul);
+  // flush lanes with x < EXP_FLUSH to 0
+  f.get(x).vConst(EXP_FLUSH).simd(SIMD.f32x4Lt).simd(SIMD.v128AndNot);
+}
+
+/**
+ * One exported kernel. Common parameters (i32 unless said): a, b, out (byte offsets), G, n, k, m,
+ * sAg, sAr, sAc, sBg, sBr, sBc (element strides), scratch (byte offset). Then
+ * - bmm:  alpha f32                                   out = alpha * A B
+ * - attn: scale f32, bias, nB, sBiasG, sBiasR, mask, nMk, heads, sMaskG, sMaskR
+ *         out = softmax_rows(scale * A B + bias[g % nB] + mask[(g / heads) % nMk])
+ * - dsm:  probs                                       out = P * (A B - rowsum(P * A B))
+ * For each group: B is packed into scratch `[k, mp]` (mp = m rounded up to 8, zero padded), then rows
+ * of A are processed 4 at a time with a 4x8 register tile (8 f32x4 accumulators) into a `[4, mp]`
+ * scratch tile, and the epilogue writes the valid rows / columns of the output.
+ */
+function genGemm(kind: GemmKind): Fn {
+  const common = new Array(14).fill(I32);
+  const params =
+    kind === 'bmm'
+      ? [...common, F32]
+      : kind === 'attn'
+        ? [...common, F32, I32, I32, I32, I32, I32, I32, I32, I32, I32]
+        : [...common, I32];
+  const f = new Fn(kind, params);
+  const [pa, pb, pout, G, n, k, m, sAg, sAr, sAc, sBg, sBr, sBc, scratch] = common.map((_, i) => i);
+  const alpha = 14;
+  // attn params
+  const [biasP, nB, sBiasG, sBiasR, maskP, nMk, heads, sMaskG, sMaskR] = [15, 16, 17, 18, 19, 20, 21, 22, 23];
+  const probsP = 14;
+
+  const L = () => f.local(I32);
+  const mp = L();
+  const Bp = L();
+  const T = L();
+  const g = L();
+  const c = L();
+  const j = L();
+  const dst = L();
+  const src = L();
+  const step = L();
+  const baseA = L();
+  const i0 = L();
+  const j0 = L();
+  const nm1 = L();
+  const rows = L();
+  const q = L();
+  const cnt = L();
+  const kpack = L();
+  const m4 = L();
+  const m4up = L();
+  const mpBytes = L();
+  const tq = L();
+  const orow = L();
+  const aStep = L();
+  const pr = [L(), L(), L(), L()];
+  const rp = [L(), L(), L(), L()];
+  const pbk = L();
+  const brow = L();
+  const mrow = L();
+  const prow = L();
+  const acc = Array.from({ length: 8 }, () => f.local(V128));
+  const vb0 = f.local(V128);
+  const vb1 = f.local(V128);
+  const va = f.local(V128);
+  const vx = f.local(V128);
+  const vacc = f.local(V128);
+  const vfx = f.local(V128);
+  const vr = f.local(V128);
+  const vp = f.local(V128);
+  const vs = f.local(V128);
+  const sx = f.local(F32);
+  const sacc = f.local(F32);
+  const stot = f.local(F32);
+
+  // mp = (m + 7) & ~7; Bp = scratch; T = scratch + k*mp*4
+  f.get(m).i32(7).op(OP.i32Add).i32(-8).op(OP.i32And).set(mp);
+  f.get(mp).i32(4).op(OP.i32Mul).set(mpBytes);
+  f.get(scratch).set(Bp);
+  f.get(scratch).get(k).get(mpBytes).op(OP.i32Mul).op(OP.i32Add).set(T);
+  f.get(m).i32(-4).op(OP.i32And).set(m4);
+  f.get(m).i32(3).op(OP.i32Add).i32(-4).op(OP.i32And).set(m4up);
+  f.get(n).i32(1).op(OP.i32Sub).set(nm1);
+  f.get(sAc).i32(4).op(OP.i32Mul).set(aStep);
+
+  f.forRange(g, 0, G, 1, () => {
+    // ---- pack B[g] into Bp [k, mp] (once if B is broadcast over groups) ----
+    f.ifThen(
+      () => f.get(g).op(OP.i32Eqz).get(sBg).i32(0).op(OP.i32Ne).op(OP.i32Or),
+      () =>
+        emitPackB(f, {
+          pb,
+          g,
+          sBg,
+          sBr,
+          sBc,
+          k,
+          m,
+          mp,
+          mpBytes,
+          Bp,
+          src,
+          dst,
+          step,
+          c,
+          j,
+          kpack,
+          vb0,
+          vb1,
+          va,
+          vx,
+        }),
+    );
+    f.get(pa).get(g).get(sAg).op(OP.i32Mul).i32(4).op(OP.i32Mul).op(OP.i32Add).set(baseA);
+
+    f.forRange(i0, 0, n, 4, () => {
+      // row pointers of the 4 rows (clamped to the last row: duplicates are computed, not stored)
+      for (let r = 0; r < 4; r++) {
+        f.get(i0).i32(r).op(OP.i32Add).tee(c);
+        f.get(nm1).get(c).get(nm1).op(OP.i32LtS).op(OP.select);
+        f.get(sAr).op(OP.i32Mul).i32(4).op(OP.i32Mul).get(baseA).op(OP.i32Add).set(rp[r]);
+      }
+      f.forRange(j0, 0, mp, 8, () => {
+        for (const a of acc) f.vConst(0).set(a);
+        for (let r = 0; r < 4; r++) f.get(rp[r]).set(pr[r]);
+        f.get(Bp).get(j0).i32(4).op(OP.i32Mul).op(OP.i32Add).set(pbk);
+        f.get(k).set(cnt);
+        f.countDown(cnt, () => {
+          f.get(pbk).vLoad(0).set(vb0);
+          f.get(pbk).vLoad(16).set(vb1);
+          for (let r = 0; r < 4; r++) {
+            f.get(pr[r]).vSplatLoad().set(va);
+            f.get(acc[2 * r])
+              .get(va)
+              .get(vb0)
+              .simd(SIMD.f32x4Mul)
+              .simd(SIMD.f32x4Add)
+              .set(acc[2 * r]);
+            f.get(acc[2 * r + 1])
+              .get(va)
+              .get(vb1)
+              .simd(SIMD.f32x4Mul)
+              .simd(SIMD.f32x4Add)
+              .set(acc[2 * r + 1]);
+            f.inc(pr[r], () => f.get(aStep));
+          }
+          f.inc(pbk, () => f.get(mpBytes));
+        });
+        // store the tile into T rows
+        f.get(T).get(j0).i32(4).op(OP.i32Mul).op(OP.i32Add).set(tq);
+        for (let r = 0; r < 4; r++) {
+          f.get(tq)
+            .get(acc[2 * r])
+            .vStore(0);
+          f.get(tq)
+            .get(acc[2 * r + 1])
+            .vStore(16);
+          f.inc(tq, () => f.get(mpBytes));
+        }
+      });
+
+      // ---- epilogue over the valid rows of the tile ----
+      f.get(n).get(i0).op(OP.i32Sub).tee(rows);
+      f.i32(4).get(rows).i32(4).op(OP.i32LtS).op(OP.select).set(rows);
+      f.forRange(q, 0, rows, 1, () => {
+        f.get(T).get(q).get(mpBytes).op(OP.i32Mul).op(OP.i32Add).set(tq);
+        // orow = out + ((g*n + i0 + q) * m) * 4
+        f.get(g).get(n).op(OP.i32Mul).get(i0).op(OP.i32Add).get(q).op(OP.i32Add).get(m).op(OP.i32Mul);
+        f.i32(4).op(OP.i32Mul).tee(prow).get(pout).op(OP.i32Add).set(orow);
+        if (kind === 'bmm') emitScaleCopy(f, tq, orow, m4, m, j, alpha);
+        else if (kind === 'attn') {
+          // brow = bias + ((g % nB) * sBiasG + i * sBiasR) * 4, mrow likewise with (g / heads) % nMk
+          f.get(g).get(nB).op(OP.i32RemU).get(sBiasG).op(OP.i32Mul);
+          f.get(i0).get(q).op(OP.i32Add).get(sBiasR).op(OP.i32Mul).op(OP.i32Add);
+          f.i32(4).op(OP.i32Mul).get(biasP).op(OP.i32Add).set(brow);
+          f.get(g).get(heads).op(OP.i32DivU).get(nMk).op(OP.i32RemU).get(sMaskG).op(OP.i32Mul);
+          f.get(i0).get(q).op(OP.i32Add).get(sMaskR).op(OP.i32Mul).op(OP.i32Add);
+          f.i32(4).op(OP.i32Mul).get(maskP).op(OP.i32Add).set(mrow);
+          emitSoftmaxRow(f, {
+            ...{ tq, orow, brow, mrow, m, m4, m4up, j, alpha, src },
+            ...{ vx, vacc, vfx, vr, vp, vs, sx, sacc, sx2: stot },
+          });
+        } else {
+          f.get(prow).get(probsP).op(OP.i32Add).set(prow);
+          emitSoftmaxBackwardRow(f, { tq, orow, prow, m, m4, j, src, vx, vacc, vs, sx, sacc, stot });
+        }
+      });
+    });
+  });
+  return f;
+}
+
+/** 4x4 transpose of the v128 locals r[0..3] (rows) into w[0..3] (columns), by i8x16.shuffle. */
+function emitTranspose4(f: Fn, r: number[], w: number[], t: number[]) {
+  const lanes = (idx: number[]) => idx.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+  const lo = lanes([0, 4, 1, 5]);
+  const hi = lanes([2, 6, 3, 7]);
+  const lo2 = lanes([0, 1, 4, 5]);
+  const hi2 = lanes([2, 3, 6, 7]);
+  f.get(r[0])
+    .get(r[1])
+    .simd(SIMD.i8x16Shuffle, ...lo)
+    .set(t[0]);
+  f.get(r[0])
+    .get(r[1])
+    .simd(SIMD.i8x16Shuffle, ...hi)
+    .set(t[1]);
+  f.get(r[2])
+    .get(r[3])
+    .simd(SIMD.i8x16Shuffle, ...lo)
+    .set(t[2]);
+  f.get(r[2])
+    .get(r[3])
+    .simd(SIMD.i8x16Shuffle, ...hi)
+    .set(t[3]);
+  f.get(t[0])
+    .get(t[2])
+    .simd(SIMD.i8x16Shuffle, ...lo2)
+    .set(w[0]);
+  f.get(t[0])
+    .get(t[2])
+    .simd(SIMD.i8x16Shuffle, ...hi2)
+    .set(w[1]);
+  f.get(t[1])
+    .get(t[3])
+    .simd(SIMD.i8x16Shuffle, ...lo2)
+    .set(w[2]);
+  f.get(t[1])
+    .get(t[3])
+    .simd(SIMD.i8x16Shuffle, ...hi2)
+    .set(w[3]);
+}
+
+/**
+ * Bp[c, j] = B(g, c, j) for c < k, j < m; 0 for m <= j < mp. Row copies when B rows are contiguous
+ * (sBc = 1), 4x4 SIMD transposes when B columns are (sBr = 1, a transposed operand), scalar otherwise.
+ */
+function emitPackB(
+  f: Fn,
+  l: Record<
+    | 'pb'
+    | 'g'
+    | 'sBg'
+    | 'sBr'
+    | 'sBc'
+    | 'k'
+    | 'm'
+    | 'mp'
+    | 'mpBytes'
+    | 'Bp'
+    | 'src'
+    | 'dst'
+    | 'step'
+    | 'c'
+    | 'j',
+    number
+  > &
+    Record<'kpack' | 'vb0' | 'vb1' | 'va' | 'vx', number>,
+) {
+  const { pb, g, sBg, sBr, sBc, k, m, mp, mpBytes, Bp, src, dst, step, c, j, kpack } = l;
+  const i32eq = 0x46;
+  const srcG = () => f.get(pb).get(g).get(sBg).op(OP.i32Mul).i32(4).op(OP.i32Mul).op(OP.i32Add);
+  // zero padding columns m..mp of every row
+  f.get(Bp).set(dst);
+  f.forRange(kpack, 0, k, 1, () => {
+    f.get(dst).get(m).i32(4).op(OP.i32Mul).op(OP.i32Add).i32(0);
+    f.get(mp).get(m).op(OP.i32Sub).i32(4).op(OP.i32Mul).op(0xfc, 0x0b, 0x00); // memory.fill
+    f.inc(dst, () => f.get(mpBytes));
+  });
+  f.ifThen(
+    () => f.get(sBc).i32(1).op(i32eq),
+    () => {
+      // contiguous rows: memory.copy per row
+      srcG();
+      f.set(src);
+      f.get(Bp).set(dst);
+      f.forRange(kpack, 0, k, 1, () => {
+        f.get(dst).get(src).get(m).i32(4).op(OP.i32Mul).op(0xfc, 0x0a, 0x00, 0x00); // memory.copy
+        f.inc(dst, () => f.get(mpBytes));
+        f.inc(src, () => f.get(sBr).i32(4).op(OP.i32Mul));
+      });
+    },
+    () =>
+      f.ifThen(
+        () => f.get(sBr).i32(1).op(i32eq),
+        () => {
+          // transposed operand: element (c, j) at srcG + (c + j*sBc)*4. 4x4 blocks, then the edges.
+          const rv = [l.vb0, l.vb1, l.va, l.vx];
+          const tv = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+          const wv = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+          const m4 = f.local(I32);
+          const k4 = f.local(I32);
+          const rowB = f.local(I32);
+          f.get(m).i32(-4).op(OP.i32And).set(m4);
+          f.get(k).i32(-4).op(OP.i32And).set(k4);
+          f.get(sBc).i32(4).op(OP.i32Mul).set(rowB);
+          f.forRange(j, 0, m4, 4, () => {
+            f.forRange(kpack, 0, k4, 4, () => {
+              // src address of (c=kpack, j)
+              f.get(j).get(sBc).op(OP.i32Mul).get(kpack).op(OP.i32Add).i32(4).op(OP.i32Mul);
+              srcG();
+              f.op(OP.i32Add).set(src);
+              for (let r = 0; r < 4; r++) {
+                f.get(src).vLoad().set(rv[r]);
+                f.inc(src, () => f.get(rowB));
+              }
+              emitTranspose4(f, rv, wv, tv);
+              f.get(kpack).get(mp).op(OP.i32Mul).get(j).op(OP.i32Add).i32(4).op(OP.i32Mul);
+              f.get(Bp).op(OP.i32Add).set(dst);
+              for (let r = 0; r < 4; r++) {
+                f.get(dst).get(wv[r]).vStore();
+                f.inc(dst, () => f.get(mpBytes));
+              }
+            });
+          });
+          // edges: rows c >= k4 for all j, and columns j >= m4 for all c (scalar)
+          const scalarCopy = (cFrom: () => void, jFrom: () => void) => {
+            f.forRange(kpack, cFrom, k, 1, () => {
+              f.forRange(step, jFrom, m, 1, () => {
+                f.get(kpack)
+                  .get(mp)
+                  .op(OP.i32Mul)
+                  .get(step)
+                  .op(OP.i32Add)
+                  .i32(4)
+                  .op(OP.i32Mul)
+                  .get(Bp)
+                  .op(OP.i32Add);
+                f.get(step).get(sBc).op(OP.i32Mul).get(kpack).op(OP.i32Add).i32(4).op(OP.i32Mul);
+                srcG();
+                f.op(OP.i32Add).f32Load().f32Store();
+              });
+            });
+          };
+          scalarCopy(
+            () => f.get(k4),
+            () => f.i32(0),
+          );
+          scalarCopy(
+            () => f.i32(0),
+            () => f.get(m4),
+          );
+        },
+        () => {
+          // general strides: scalar
+          srcG();
+          f.set(src);
+          f.get(Bp).set(dst);
+          f.get(sBc).i32(4).op(OP.i32Mul).set(step);
+          f.forRange(kpack, 0, k, 1, () => {
+            f.get(src).set(c);
+            f.forRange(j, 0, m, 1, () => {
+              f.get(dst).get(j).i32(4).op(OP.i32Mul).op(OP.i32Add);
+              f.get(c).f32Load();
+              f.f32Store();
+              f.inc(c, () => f.get(step));
+            });
+            f.inc(dst, () => f.get(mpBytes));
+            f.inc(src, () => f.get(sBr).i32(4).op(OP.i32Mul));
+          });
+        },
+      ),
+  );
+}
+
+/** out[j] = alpha * T[j], j < m */
+function emitScaleCopy(f: Fn, tq: number, orow: number, m4: number, m: number, j: number, alpha: number) {
+  f.forRange(j, 0, m4, 4, () => {
+    f.get(orow).get(j).i32(4).op(OP.i32Mul).op(OP.i32Add);
+    f.get(tq).get(j).i32(4).op(OP.i32Mul).op(OP.i32Add).vLoad();
+    f.get(alpha).simd(SIMD.f32x4Splat).simd(SIMD.f32x4Mul).vStore();
+  });
+  f.forRange(
+    j,
+    () => f.get(m4),
+    m,
+    1,
+    () => {
+      f.get(orow).get(j).i32(4).op(OP.i32Mul).op(OP.i32Add);
+      f.get(tq).get(j).i32(4).op(OP.i32Mul).op(OP.i32Add).f32Load();
+      f.get(alpha).op(OP.f32Mul).f32Store();
+    },
+  );
+}
+
+interface SoftmaxLocals {
+  tq: number;
+  orow: number;
+  brow: number;
+  mrow: number;
+  m: number;
+  m4: number;
+  m4up: number;
+  j: number;
+  alpha: number;
+  src: number;
+  vx: number;
+  vacc: number;
+  vfx: number;
+  vr: number;
+  vp: number;
+  vs: number;
+  sx: number;
+  sacc: number;
+  sx2: number;
+}
+
+/** One softmax row: T = scale*T + bias + mask (j < m); max; exp; sum; out = e * (1 / sum). */
+function emitSoftmaxRow(f: Fn, l: SoftmaxLocals) {
+  const { tq, orow, brow, mrow, m, m4, m4up, j, alpha, src, vx, vacc, vfx, vr, vp, vs, sx, sacc, sx2 } = l;
+  const addr = (base: number) => f.get(base).get(j).i32(4).op(OP.i32Mul).op(OP.i32Add);
+  // pass 1: logits and running max
+  f.vConst(Number.NEGATIVE_INFINITY).set(vacc);
+  f.forRange(j, 0, m4, 4, () => {
+    addr(tq).tee(src);
+    f.get(src).vLoad().get(alpha).simd(SIMD.f32x4Splat).simd(SIMD.f32x4Mul);
+    addr(brow).vLoad().simd(SIMD.f32x4Add);
+    addr(mrow).vLoad().simd(SIMD.f32x4Add).tee(vx).vStore();
+    f.get(vacc).get(vx).simd(SIMD.f32x4Max).set(vacc);
+  });
+  f.f32(Number.NEGATIVE_INFINITY).set(sacc);
+  f.forRange(
+    j,
+    () => f.get(m4),
+    m,
+    1,
+    () => {
+      addr(tq).tee(src);
+      f.get(src).f32Load().get(alpha).op(OP.f32Mul);
+      addr(brow).f32Load().op(OP.f32Add);
+      addr(mrow).f32Load().op(OP.f32Add).tee(sx).f32Store();
+      f.get(sacc).get(sx).op(OP.f32Max).set(sacc);
+    },
+  );
+  // padding lanes m..m4up: -inf (exp -> ~0)
+  f.forRange(
+    j,
+    () => f.get(m),
+    m4up,
+    1,
+    () => {
+      addr(tq).f32(Number.NEGATIVE_INFINITY).f32Store();
+    },
+  );
+  f.get(sacc);
+  f.hReduce(vacc, OP.f32Max);
+  f.op(OP.f32Max).simd(SIMD.f32x4Splat).set(vs);
+  // pass 2: e = exp(x - max), sum
+  f.vConst(0).set(vacc);
+  f.forRange(j, 0, m4up, 4, () => {
+    addr(tq).tee(src).vLoad().get(vs).simd(SIMD.f32x4Sub).set(vx);
+    f.get(src);
+    emitExp(f, vx, vfx, vr, vp);
+    f.tee(vx).vStore();
+    f.get(vacc).get(vx).simd(SIMD.f32x4Add).set(vacc);
+  });
+  f.hReduce(vacc, OP.f32Add);
+  f.set(sx);
+  f.f32(1).get(sx).op(OP.f32Div).tee(sx).simd(SIMD.f32x4Splat).set(vs);
+  // pass 3: out = e * (1 / sum)
+  f.forRange(j, 0, m4, 4, () => {
+    addr(orow);
+    addr(tq).vLoad().get(vs).simd(SIMD.f32x4Mul).tee(vx);
+    f.get(vx).vConst(FLT_MIN).simd(SIMD.f32x4Lt).simd(SIMD.v128AndNot).vStore();
+  });
+  f.forRange(
+    j,
+    () => f.get(m4),
+    m,
+    1,
+    () => {
+      addr(orow);
+      addr(tq).f32Load().get(sx).op(OP.f32Mul).set(sx2);
+      f.f32(0).get(sx2).get(sx2).f32(FLT_MIN).op(OP.f32Lt).op(OP.select).f32Store();
+    },
+  );
+}
+
+/** One row of the softmax backward: s = sum_j P dP; out = P * (dP - s). T holds dP. */
+function emitSoftmaxBackwardRow(
+  f: Fn,
+  l: {
+    tq: number;
+    orow: number;
+    prow: number;
+    m: number;
+    m4: number;
+    j: number;
+    src: number;
+    vx: number;
+    vacc: number;
+    vs: number;
+    sx: number;
+    sacc: number;
+    stot: number;
+  },
+) {
+  const { tq, orow, prow, m, m4, j, vacc, vs, sacc, stot } = l;
+  const addr = (base: number) => f.get(base).get(j).i32(4).op(OP.i32Mul).op(OP.i32Add);
+  f.vConst(0).set(vacc);
+  f.forRange(j, 0, m4, 4, () => {
+    f.get(vacc);
+    addr(prow).vLoad();
+    addr(tq).vLoad().simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(vacc);
+  });
+  f.f32(0).set(sacc);
+  f.forRange(
+    j,
+    () => f.get(m4),
+    m,
+    1,
+    () => {
+      f.get(sacc);
+      addr(prow).f32Load();
+      addr(tq).f32Load().op(OP.f32Mul).op(OP.f32Add).set(sacc);
+    },
+  );
+  f.hReduce(vacc, OP.f32Add);
+  f.get(sacc).op(OP.f32Add).tee(stot).simd(SIMD.f32x4Splat).set(vs);
+  f.forRange(j, 0, m4, 4, () => {
+    addr(orow);
+    addr(prow).vLoad();
+    addr(tq).vLoad().get(vs).simd(SIMD.f32x4Sub).simd(SIMD.f32x4Mul).vStore();
+  });
+  f.forRange(
+    j,
+    () => f.get(m4),
+    m,
+    1,
+    () => {
+      addr(orow);
+      addr(prow).f32Load();
+      addr(tq).f32Load().get(stot).op(OP.f32Sub).op(OP.f32Mul).f32Store();
+    },
+  );
+}
+
+/** @internal The generated kernel module's bytes (for tests and inspection). */
+export function attentionKernelModuleBytes(sharedMemory = false): Uint8Array<ArrayBuffer> {
+  return buildKernelModule(sharedMemory);
+}
