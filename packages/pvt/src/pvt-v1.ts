@@ -179,7 +179,9 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
 
   /** Per-stage outputs NHWC `[B, H_i, W_i, C_i]` (before the final norm; the last map without the class token). */
   forwardFeatures(x: tf.Tensor4D): tf.Tensor4D[] {
-    return this.forwardFeaturesWithClassToken(x).features;
+    const { features, clsToken } = this.forwardFeaturesWithClassToken(x);
+    clsToken.dispose();
+    return features;
   }
 
   /** `forwardFeatures` plus the last stage's class token `[B, C]` (before the final norm). */
