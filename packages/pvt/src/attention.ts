@@ -280,3 +280,32 @@ export class GlobalAttention extends Module {
     return N * C * 3 * C + N * C * C + 2 * N * N * C;
   }
 }
+
+/**
+ * Builds an `SRAttention` from the official `Attention(**kwargs)` arguments (pvt.py / pvt_v2.py, snake_case:
+ * `dim`, `num_heads`, `qkv_bias`, `qk_scale`, `attn_drop`, `proj_drop`, `sr_ratio`, `linear`). Unknown keys throw.
+ */
+export function srAttentionFromKwargs(kwargs: Record<string, unknown>, name?: string): SRAttention {
+  const allowed = [
+    'dim',
+    'num_heads',
+    'qkv_bias',
+    'qk_scale',
+    'attn_drop',
+    'proj_drop',
+    'sr_ratio',
+    'linear',
+  ];
+  for (const k of Object.keys(kwargs)) {
+    if (!allowed.includes(k)) throw new Error(`srAttentionFromKwargs: unsupported argument '${k}'`);
+  }
+  return new SRAttention(kwargs['dim'] as number, (kwargs['num_heads'] as number | undefined) ?? 8, {
+    qkvBias: (kwargs['qkv_bias'] as boolean | undefined) ?? false,
+    qkScale: (kwargs['qk_scale'] as number | null | undefined) ?? null,
+    attnDrop: (kwargs['attn_drop'] as number | undefined) ?? 0,
+    projDrop: (kwargs['proj_drop'] as number | undefined) ?? 0,
+    srRatio: (kwargs['sr_ratio'] as number | undefined) ?? 1,
+    linear: (kwargs['linear'] as boolean | undefined) ?? false,
+    name,
+  });
+}

@@ -5,6 +5,7 @@ export {
   multiHeadAttention,
   SRAttention,
   type SRAttentionOptions,
+  srAttentionFromKwargs,
 } from './attention.js';
 export {
   GlobalAttentionBlock,

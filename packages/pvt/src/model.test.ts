@@ -1,12 +1,11 @@
 import { StateDictError } from '@swin/nn';
-import { expectNoLeak, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
+import { compareTensors, expectNoLeak, loadFixture, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PVTConfig } from './config.js';
 import { createPVT } from './factory.js';
 import { disposeIntermediates, PyramidVisionTransformer } from './pvt-v1.js';
 import { isTimmPVTv2StateDict, PyramidVisionTransformerV2 } from './pvt-v2.js';
 import { bilinearResize } from './resample.js';
-import { compare, entryTensor, loadFixture, stateDict } from './test-utils/fixtures.js';
 
 const V1: Partial<PVTConfig> = {
   imgSize: 32,
@@ -79,11 +78,10 @@ describe.each(NODE_BACKENDS)('PVT models on %s', (backend) => {
   });
 
   it('loads a timm-layout checkpoint (fixture rewritten with timm rules) and reproduces the logits', () => {
-    const fx = loadFixture('pvt_v2_model_64');
-    const official = stateDict(fx);
-    const timm = timmFilter(official);
+    const fx = loadFixture('pvt_v2_model_64.safetensors');
+    const timm = timmFilter(fx.stateDict);
     expect(isTimmPVTv2StateDict(timm)).toBe(true);
-    expect(isTimmPVTv2StateDict(official)).toBe(false);
+    expect(isTimmPVTv2StateDict(fx.stateDict)).toBe(false);
     expect(Object.keys(timm)).toContain('stages.0.blocks.0.mlp.dwconv.weight');
     expect(Object.keys(timm)).toContain('stages.1.downsample.proj.weight');
     expect(Object.keys(timm)).toContain('patch_embed.norm.bias');
@@ -97,12 +95,12 @@ describe.each(NODE_BACKENDS)('PVT models on %s', (backend) => {
     // export in timm layout = timm's filter of our official export
     const mine = m.stateDict({ layout: 'timm' });
     const ours = m.stateDict();
-    const expectedKeys = Object.keys(timmFilter(ours)).sort();
-    expect(Object.keys(mine).sort()).toEqual(expectedKeys);
-    const x = entryTensor(fx, 'input') as tf.Tensor4D;
-    const y = m.forward(x);
-    expect(compare('logits', y, fx.file.tensors.get('logits')!).ok).toBe(true);
-    tf.dispose([x, y, ...Object.values(official), ...Object.values(mine), ...Object.values(ours)]);
+    expect(Object.keys(mine).sort()).toEqual(Object.keys(timmFilter(ours)).sort());
+    const y = m.forward(fx.inputs['input'] as tf.Tensor4D);
+    const cmp = compareTensors(y, fx.expected['logits']);
+    expect(cmp.ok, cmp.message).toBe(true);
+    tf.dispose([y, ...Object.values(mine), ...Object.values(ours)]);
+    fx.dispose();
     m.dispose();
   });
 

@@ -113,7 +113,7 @@ describe.each(NODE_BACKENDS)('resample2d on %s', (backend) => {
         fc.integer({ min: 1, max: 13 }),
         fc.integer({ min: 1, max: 13 }),
         (B, H, W, C, oh, ow) => {
-          const shape = [B, H, W, C];
+          const shape: [number, number, number, number] = [B, H, W, C];
           const x = tf.randomNormal(shape) as tf.Tensor4D;
           const xd = x.dataSync() as Float32Array;
           const p = adaptiveAvgPool2d(x, oh, ow);
