@@ -7,6 +7,7 @@
  */
 export * from './config.js';
 export { backboneMacs, backboneMacsByStage, backboneParamCount, type StageMacs } from './counting.js';
+export { CONFIG_METADATA_KEY, loadBackbone, saveBackbone } from './io.js';
 export {
   BLOCK_KINDS,
   type BlockContext,
