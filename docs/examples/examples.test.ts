@@ -10,6 +10,12 @@ const names = Object.keys(examples)
 const expectations: Record<string, RegExp[]> = {
   'window-ops': [/padded to \[1,14,21,8\]/, /roll \+ partition: true/, /max \|difference\| = 0$/m],
   'shifted-mask': [/window 0: 0 of 256/, /window 3: \d+ of 256/],
+  'hybrid-backbone': [
+    /stage 0 \(shunted\): \[1,16,16,64\], 64 channels, stride 4/,
+    /stage 3 \(swin\): \[1,2,2,64\], 64 channels, stride 32/,
+    /45x61 input -> stage maps 11x15, 6x8, 3x4, 2x2/,
+    /reloaded model identical: true/,
+  ],
 };
 
 describe.each(NODE_BACKENDS)('docs examples on %s', (backend) => {
