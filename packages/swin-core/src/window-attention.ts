@@ -1,7 +1,7 @@
 import { Dropout, Linear, Module, truncNormal } from '@swin/nn';
 import { relativePositionBias, relativePositionIndex } from '@swin/rel-pos-bias';
 import * as tf from '@tensorflow/tfjs-core';
-import { bmm } from './ops.js';
+import { bmm, linearFast } from './ops.js';
 import { assertPositiveInts, fail } from './validate.js';
 
 /** Options of {@link WindowAttention} (official kwargs). */
@@ -100,12 +100,20 @@ export class WindowAttention extends Module {
     const nH = this.numHeads;
     const hd = this.headDim;
     return tf.tidy(() => {
-      const qkv = this.qkv.forward(x);
-      // [Bn, N, 3, nH, hd] -> [3, Bn, nH, N, hd]
-      const t = tf.transpose(tf.reshape(qkv, [Bn, N, 3, nH, hd]), [2, 0, 3, 1, 4]);
-      const [q, k, v] = tf.split(t, 3, 0).map((s) => tf.reshape(s, [Bn * nH, N, hd]) as tf.Tensor3D);
-      const kT = tf.transpose(k, [0, 2, 1]) as tf.Tensor3D;
-      let attn: tf.Tensor = bmm(tf.mul(q, this.scale) as tf.Tensor3D, kT); // [Bn*nH, N, N]
+      // q, k, v as three products with column blocks of the qkv weight (output channels [3][heads][hd]),
+      // then 4-D transposes: the fused [Bn, N, 3, nH, hd] 5-D transpose is ~100x slower on tfjs-wasm.
+      const xf = tf.reshape(x, [Bn * N, C]);
+      const w = this.qkv.weight;
+      const b = this.qkv.bias;
+      const part = (i: number) =>
+        linearFast(xf, tf.slice(w, [0, i * C], [C, C]), b ? tf.slice(b, [i * C], [C]) : null);
+      const q = tf.transpose(tf.reshape(tf.mul(part(0), this.scale), [Bn, N, nH, hd]), [0, 2, 1, 3]);
+      const kT = tf.transpose(tf.reshape(part(1), [Bn, N, nH, hd]), [0, 2, 3, 1]);
+      const v = tf.transpose(tf.reshape(part(2), [Bn, N, nH, hd]), [0, 2, 1, 3]);
+      let attn: tf.Tensor = bmm(
+        tf.reshape(q, [Bn * nH, N, hd]) as tf.Tensor3D,
+        tf.reshape(kT, [Bn * nH, hd, N]) as tf.Tensor3D,
+      );
       const bias = this.relativePositionBias(); // [nH, N, N]
       attn = tf.add(tf.reshape(attn, [Bn, nH, N, N]), bias);
       if (mask) {
@@ -114,9 +122,10 @@ export class WindowAttention extends Module {
       }
       attn = tf.softmax(tf.reshape(attn, [Bn * nH, N, N]));
       attn = this.attnDrop.forward(attn);
-      const o = bmm(attn as tf.Tensor3D, v); // [Bn*nH, N, hd]
+      const o = bmm(attn as tf.Tensor3D, tf.reshape(v, [Bn * nH, N, hd]) as tf.Tensor3D); // [Bn*nH, N, hd]
       const merged = tf.reshape(tf.transpose(tf.reshape(o, [Bn, nH, N, hd]), [0, 2, 1, 3]), [Bn, N, C]);
-      return this.projDrop.forward(this.proj.forward(merged)) as tf.Tensor3D;
+      const out = linearFast(merged, this.proj.weight, this.proj.bias);
+      return this.projDrop.forward(out) as tf.Tensor3D;
     });
   }
 
