@@ -36,6 +36,7 @@ export {
   presetKeyMap,
   pvtToBackboneConfig,
   shuntedToBackboneConfig,
+  swinMlpToBackboneConfig,
   swinToBackboneConfig,
 } from './presets.js';
 export {

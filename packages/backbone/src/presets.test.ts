@@ -8,6 +8,7 @@ import {
   shuntedPresetConfig,
 } from '@swin/shunted-attention';
 import { SWIN_PRESETS, swinMacs, swinParamCount, swinPresetConfig } from '@swin/swin-core';
+import { SWIN_MLP_PRESETS, swinMlpMacs, swinMlpParamCount, swinMlpPresetConfig } from '@swin/swin-mlp';
 import { expectNoLeak, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
 import { describe, expect, it } from 'vitest';
 import { backboneMacs, backboneParamCount } from './counting.js';
@@ -27,6 +28,14 @@ const TINY: [string, PresetOverrides, [number, number][]][] = [
   [
     'swin_tiny_patch4_window7_224',
     { imgSize: 64, embedDim: 8, depths: [2, 2, 2, 2], numHeads: [1, 2, 2, 4], windowSize: 4, numClasses: 5 },
+    [
+      [64, 64],
+      [45, 61],
+    ],
+  ],
+  [
+    'swin_mlp_tiny_c24_patch4_window8_256',
+    { imgSize: 64, embedDim: 8, depths: [2, 2, 2, 2], numHeads: [2, 2, 4, 4], windowSize: 4, numClasses: 5 },
     [
       [64, 64],
       [45, 61],
@@ -102,6 +111,7 @@ describe('preset configs (no weights)', () => {
     const names = listPresets();
     expect(names.length).toBe(
       Object.keys(SWIN_PRESETS).length +
+        Object.keys(SWIN_MLP_PRESETS).length +
         Object.keys(SHUNTED_PRESETS).length +
         Object.keys(PVT_PRESETS).length,
     );
@@ -112,24 +122,27 @@ describe('preset configs (no weights)', () => {
       const expected =
         family === 'swin'
           ? swinParamCount(swinPresetConfig(name))
-          : family === 'shunted'
-            ? shuntedParamCount(shuntedPresetConfig(name as ShuntedPresetName))
-            : pvtParamCount(pvtConfig(name as PVTPresetName));
+          : family === 'swin_mlp'
+            ? swinMlpParamCount(swinMlpPresetConfig(name))
+            : family === 'shunted'
+              ? shuntedParamCount(shuntedPresetConfig(name as ShuntedPresetName))
+              : pvtParamCount(pvtConfig(name as PVTPresetName));
       expect(backboneParamCount(cfg), name).toBe(expected);
     }
   });
 
-  it('MACs at 224 equal each package counter (Swin: without its final-norm term; PVT: matmul convention)', () => {
+  it('MACs at the preset size equal each package counter (Swin(-MLP): without the final-norm term; PVT: matmul convention)', () => {
     for (const name of listPresets()) {
       const cfg = presetConfig(name);
       const family = presetFamily(name);
-      const [H, W] = name.endsWith('384') ? [384, 384] : [224, 224];
+      const [H, W] = name.endsWith('384') ? [384, 384] : name.endsWith('256') ? [256, 256] : [224, 224];
       let expected: number;
-      if (family === 'swin') {
-        const c = swinPresetConfig(name);
+      if (family === 'swin' || family === 'swin_mlp') {
+        const c = family === 'swin' ? swinPresetConfig(name) : swinMlpPresetConfig(name);
         const n = (c.depths as number[]).length;
         const F = (c.embedDim as number) * 2 ** (n - 1);
-        expected = swinMacs(c, H, W) - Math.floor((F * (H / 4) * (W / 4)) / 2 ** n);
+        const full = family === 'swin' ? swinMacs(c, H, W) : swinMlpMacs(c, H, W);
+        expected = full - Math.floor((F * (H / 4) * (W / 4)) / 2 ** n);
       } else if (family === 'shunted')
         expected = shuntedMacs(shuntedPresetConfig(name as ShuntedPresetName), H, W);
       else expected = pvtMacs(pvtConfig(name as PVTPresetName), H, W, { convention: 'matmul' });
@@ -145,6 +158,9 @@ describe('preset configs (no weights)', () => {
       'stages.3.blocks.1.attn.relative_position_bias_table',
     );
     expect(swin('norm.bias')).toBe('norm.bias');
+    const mlp = presetKeyMap('swin_mlp_base_patch4_window7_224');
+    expect(mlp('layers.0.blocks.1.spatial_mlp.weight')).toBe('stages.0.blocks.1.spatial_mlp.weight');
+    expect(mlp('layers.2.downsample.norm.weight')).toBe('stages.3.downsample.norm.weight');
     const sh = presetKeyMap('shunted_b');
     expect(sh('patch_embed1.conv.1.running_var')).toBe('stages.0.downsample.conv.1.running_var');
     expect(sh('norm4.weight')).toBe('stages.3.norm.weight');

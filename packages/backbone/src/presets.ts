@@ -29,25 +29,39 @@ import {
   type SwinTransformer,
   swinPresetConfig,
 } from '@swin/swin-core';
+import {
+  createSwinMLP,
+  resolveSwinMlpConfig,
+  SWIN_MLP_PRESETS,
+  type SwinMLP,
+  type SwinMLPConfig,
+  type SwinMLPModelName,
+  swinMlpPresetConfig,
+} from '@swin/swin-mlp';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { BackboneConfig, StageConfig } from './config.js';
 import { resolveBackboneConfig, stageSizes } from './resolve.js';
 
 /** The package a preset comes from. */
-export type PresetFamily = 'swin' | 'shunted' | 'pvt_v1' | 'pvt_v2';
+export type PresetFamily = 'swin' | 'swin_mlp' | 'shunted' | 'pvt_v1' | 'pvt_v2';
 
 /** Every preset name of every package. */
-export type PresetName = SwinModelName | ShuntedPresetName | PVTPresetName;
+export type PresetName = SwinModelName | SwinMLPModelName | ShuntedPresetName | PVTPresetName;
 
 /** Overrides of a preset: the package's own config fields (e.g. `{ numClasses: 10, depths: [...] }`). */
-export type PresetOverrides = Partial<SwinConfig> | Partial<ShuntedConfig> | Partial<PVTConfig>;
+export type PresetOverrides =
+  | Partial<SwinConfig>
+  | Partial<SwinMLPConfig>
+  | Partial<ShuntedConfig>
+  | Partial<PVTConfig>;
 
 /** A model built by {@link createModel}: the package's own class. */
-export type PresetModel = SwinTransformer | ShuntedTransformer | PVTModel;
+export type PresetModel = SwinTransformer | SwinMLP | ShuntedTransformer | PVTModel;
 
 /** The family of a preset name (throws, listing every known name, for an unknown one). */
 export function presetFamily(name: string): PresetFamily {
   if (Object.hasOwn(SWIN_PRESETS, name)) return 'swin';
+  if (Object.hasOwn(SWIN_MLP_PRESETS, name)) return 'swin_mlp';
   if (Object.hasOwn(SHUNTED_PRESETS, name)) return 'shunted';
   if (Object.hasOwn(PVT_PRESETS, name))
     return PVT_PRESETS[name as PVTPresetName].version === 1 ? 'pvt_v1' : 'pvt_v2';
@@ -58,19 +72,23 @@ export function presetFamily(name: string): PresetFamily {
 export function listPresets(): PresetName[] {
   return [
     ...(Object.keys(SWIN_PRESETS) as SwinModelName[]),
+    ...(Object.keys(SWIN_MLP_PRESETS) as SwinMLPModelName[]),
     ...(Object.keys(SHUNTED_PRESETS) as ShuntedPresetName[]),
     ...(Object.keys(PVT_PRESETS) as PVTPresetName[]),
   ];
 }
 
 /**
- * Builds preset `name` with the PACKAGE's own model class (`SwinTransformer`, `ShuntedTransformer`,
- * `PyramidVisionTransformer(V2)`), randomly initialised; `overrides` are that package's config fields.
+ * Builds preset `name` with the PACKAGE's own model class (`SwinTransformer`, `SwinMLP`,
+ * `ShuntedTransformer`, `PyramidVisionTransformer(V2)`), randomly initialised; `overrides` are that
+ * package's config fields.
  */
 export function createModel(name: PresetName | string, overrides: PresetOverrides = {}): PresetModel {
   switch (presetFamily(name)) {
     case 'swin':
       return createSwin(name, overrides as Partial<SwinConfig>);
+    case 'swin_mlp':
+      return createSwinMLP(name, overrides as Partial<SwinMLPConfig>);
     case 'shunted':
       return createShunted(name as ShuntedPresetName, overrides as Partial<ShuntedConfig>);
     default:
@@ -122,6 +140,52 @@ export function swinToBackboneConfig(config: Partial<SwinConfig>, name = 'swin')
     headPool: 'avg',
     dropRate: c.dropRate,
     attnDropRate: c.attnDropRate,
+    dropPathRate: c.dropPathRate,
+  };
+}
+
+/** A Swin-MLP config (completed) as a backbone config. */
+export function swinMlpToBackboneConfig(config: Partial<SwinMLPConfig>, name = 'swin_mlp'): BackboneConfig {
+  const c = resolveSwinMlpConfig(config);
+  if (c.ape) {
+    throw new Error(
+      `swinMlpToBackboneConfig: ape (absolute_pos_embed, bicubic resizing) has no backbone equivalent; use ape: false`,
+    );
+  }
+  const eps = c.normEps;
+  return {
+    name,
+    imgSize: typeof c.imgSize === 'number' ? c.imgSize : [c.imgSize[0], c.imgSize[1]],
+    inChans: c.inChans,
+    numClasses: c.numClasses,
+    stages: c.depths.map(
+      (depth, i): StageConfig => ({
+        dim: c.embedDim * 2 ** i,
+        depth,
+        downsample:
+          i === 0
+            ? {
+                kind: 'patch_embed',
+                patchSize: c.patchSize,
+                norm: c.patchNorm,
+                normEps: eps,
+                remainder: 'pad',
+              }
+            : { kind: 'patch_merging', normEps: eps },
+        block: {
+          kind: 'swin_mlp',
+          numHeads: c.numHeads[i],
+          windowSize: c.windowSize,
+          shift: true,
+          mlpRatio: c.mlpRatio,
+        },
+        blockNormEps: eps,
+      }),
+    ),
+    finalNorm: { eps },
+    headPool: 'avg',
+    dropRate: c.dropRate,
+    attnDropRate: 0,
     dropPathRate: c.dropPathRate,
   };
 }
@@ -240,6 +304,8 @@ export function presetConfig(name: PresetName | string, overrides: PresetOverrid
   switch (presetFamily(name)) {
     case 'swin':
       return swinToBackboneConfig(swinPresetConfig(name, overrides as Partial<SwinConfig>), name);
+    case 'swin_mlp':
+      return swinMlpToBackboneConfig(swinMlpPresetConfig(name, overrides as Partial<SwinMLPConfig>), name);
     case 'shunted':
       return shuntedToBackboneConfig(
         shuntedPresetConfig(name as ShuntedPresetName, overrides as Partial<ShuntedConfig>),
@@ -252,13 +318,16 @@ export function presetConfig(name: PresetName | string, overrides: PresetOverrid
 
 type Rule = [RegExp, (m: RegExpMatchArray) => string];
 
+const SWIN_RULES: Rule[] = [
+  [/^patch_embed\.(.+)$/, (m) => `stages.0.downsample.${m[1]}`],
+  [/^layers\.(\d+)\.blocks\.(.+)$/, (m) => `stages.${m[1]}.blocks.${m[2]}`],
+  [/^layers\.(\d+)\.downsample\.(.+)$/, (m) => `stages.${Number(m[1]) + 1}.downsample.${m[2]}`],
+  [/^(norm|head)\.(.+)$/, (m) => `${m[1]}.${m[2]}`],
+];
+
 const RULES: Record<PresetFamily, Rule[]> = {
-  swin: [
-    [/^patch_embed\.(.+)$/, (m) => `stages.0.downsample.${m[1]}`],
-    [/^layers\.(\d+)\.blocks\.(.+)$/, (m) => `stages.${m[1]}.blocks.${m[2]}`],
-    [/^layers\.(\d+)\.downsample\.(.+)$/, (m) => `stages.${Number(m[1]) + 1}.downsample.${m[2]}`],
-    [/^(norm|head)\.(.+)$/, (m) => `${m[1]}.${m[2]}`],
-  ],
+  swin: SWIN_RULES,
+  swin_mlp: SWIN_RULES,
   shunted: [
     [/^patch_embed(\d+)\.(.+)$/, (m) => `stages.${Number(m[1]) - 1}.downsample.${m[2]}`],
     [/^block(\d+)\.(.+)$/, (m) => `stages.${Number(m[1]) - 1}.blocks.${m[2]}`],
