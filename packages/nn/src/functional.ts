@@ -79,6 +79,45 @@ function checkNHWC(name: string, x: tf.Tensor, c: number): void {
 }
 
 /**
+ * Calls `visit` with every kernel tap `(i, j)` of a strided 'valid' window over x `[B, H, W, C]`: the
+ * `[B, Ho, Wo, C]` map of `x[b, i + s*o, j + s*o', c]`, in (i, j) row-major order. Only rank-4 slices are
+ * used (tfjs-wasm runs Slice above rank 4 through a slow generic path): rows first, then columns.
+ */
+function forEachTap(
+  x: tf.Tensor4D,
+  [kh, kw]: [number, number],
+  [sh, sw]: [number, number],
+  Ho: number,
+  Wo: number,
+  visit: (tap: tf.Tensor4D, i: number, j: number) => void,
+): void {
+  const [B, H, W, C] = x.shape;
+  const Hq = Math.ceil(Math.max(H, (Ho - 1) * sh + kh) / sh);
+  const Wq = Math.ceil(Math.max(W, (Wo - 1) * sw + kw) / sw);
+  const xp = tf.pad(x, [
+    [0, 0],
+    [0, Hq * sh - H],
+    [0, Wq * sw - W],
+    [0, 0],
+  ]);
+  const rowsView = tf.reshape(xp, [B * Hq, sh, Wq * sw * C, 1]);
+  for (let i = 0; i < kh; i++) {
+    const [qi, ri] = [Math.floor(i / sh), i % sh];
+    const phase = tf.reshape(tf.slice(rowsView, [0, ri, 0, 0], [B * Hq, 1, Wq * sw * C, 1]), [
+      B,
+      Hq,
+      Wq * sw,
+      C,
+    ]);
+    const colsView = tf.reshape(tf.slice(phase, [0, qi, 0, 0], [B, Ho, Wq * sw, C]), [B * Ho, Wq, sw, C]);
+    for (let j = 0; j < kw; j++) {
+      const [qj, rj] = [Math.floor(j / sw), j % sw];
+      visit(tf.reshape(tf.slice(colsView, [0, qj, rj, 0], [B * Ho, Wo, 1, C]), [B, Ho, Wo, C]), i, j);
+    }
+  }
+}
+
+/**
  * Patches of an NHWC tensor for a `k x k` kernel with stride `s` (no padding: pad first):
  * `[B, Ho, Wo, kh*kw*C]` with the kernel taps ordered (kh, kw, C) like an HWIO filter's first three axes.
  * Uses only reshape/slice/concat, so it is differentiable on every backend.
@@ -102,29 +141,72 @@ export function extractPatches(
       const r = tf.reshape(cropped, [B, Ho, kh, Wo, kw, C]);
       return tf.reshape(tf.transpose(r, [0, 1, 3, 2, 4, 5]), [B, Ho, Wo, kh * kw * C]);
     }
-    // Tap (i, j) reads rows i + s*o: view the (padded) input as [B, H/s, s, W/s, s, C] and take plain slices.
-    const Hq = Math.ceil(Math.max(H, (Ho - 1) * sh + kh) / sh);
-    const Wq = Math.ceil(Math.max(W, (Wo - 1) * sw + kw) / sw);
-    const xp = tf.pad(x, [
-      [0, 0],
-      [0, Hq * sh - H],
-      [0, Wq * sw - W],
-      [0, 0],
-    ]);
-    const v = tf.reshape(xp, [B, Hq, sh, Wq, sw, C]);
     const taps: tf.Tensor[] = [];
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const qi = Math.floor(i / sh);
-        const ri = i % sh;
-        const qj = Math.floor(j / sw);
-        const rj = j % sw;
-        const t = tf.slice(v, [0, qi, ri, qj, rj, 0], [B, Ho, 1, Wo, 1, C]);
-        taps.push(tf.reshape(t, [B, Ho, Wo, C]));
-      }
-    }
+    forEachTap(x, kernel, stride, Ho, Wo, (t) => taps.push(t));
     return tf.concat(taps, 3) as tf.Tensor4D;
   });
+}
+
+/**
+ * Gradient of a 'valid' conv2d with respect to its input `[B, H, W, Cin]` (H, W exactly covered).
+ * tfjs-wasm's Conv2DBackpropInput is several times slower than its forward Conv2D, so: kernel = stride
+ * is a matMul + reshape; stride 1 is a forward conv of the padded dy with the rotated filter; other
+ * strides fall back to conv2dTranspose.
+ */
+function convInputGrad(
+  dy: tf.Tensor4D,
+  w: tf.Tensor4D,
+  xShape: [number, number, number, number],
+  stride: [number, number],
+): tf.Tensor4D {
+  const [kh, kw, cin, cout] = w.shape;
+  const [B, Ho, Wo] = dy.shape;
+  if (kh === stride[0] && kw === stride[1]) {
+    // Non-overlapping patches: dP = dY W^T, then undo the patch reshape.
+    const wT = tf.transpose(tf.reshape(w, [kh * kw * cin, cout]));
+    const dP = tf.matMul(tf.reshape(dy, [B * Ho * Wo, cout]), wT);
+    const r = tf.transpose(tf.reshape(dP, [B, Ho, Wo, kh, kw, cin]), [0, 1, 3, 2, 4, 5]);
+    return tf.reshape(r, xShape);
+  }
+  if (stride[0] === 1 && stride[1] === 1) {
+    const rotated = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const padded = tf.pad(dy, [
+      [0, 0],
+      [kh - 1, kh - 1],
+      [kw - 1, kw - 1],
+      [0, 0],
+    ]);
+    return tf.conv2d(padded, rotated, 1, 'valid');
+  }
+  return tf.conv2dTranspose(dy, w, xShape, stride, 'valid');
+}
+
+/**
+ * Gradient of a 'valid' conv2d with respect to its HWIO filter: `dW[i, j] = tap_ij^T dY`, computed as
+ * `(dY^T tap_ij)^T` so that only dY `[N, Cout]` is transposed (once), never the much larger patches,
+ * and without concatenating the taps.
+ */
+function convFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  kernel: [number, number],
+  stride: [number, number],
+): tf.Tensor4D {
+  const [kh, kw] = kernel;
+  const [B, Ho, Wo, cout] = dy.shape;
+  const cin = x.shape[3];
+  const N = B * Ho * Wo;
+  const dyT = tf.transpose(tf.reshape(dy, [N, cout]));
+  if (kh === stride[0] && kw === stride[1]) {
+    const patches = tf.reshape(extractPatches(x, kernel, stride), [N, kh * kw * cin]);
+    return tf.reshape(tf.transpose(tf.matMul(dyT, patches)), [kh, kw, cin, cout]);
+  }
+  const perTap: tf.Tensor[] = [];
+  forEachTap(x, kernel, stride, Ho, Wo, (tap) => {
+    perTap.push(tf.matMul(dyT, tf.reshape(tap, [N, cin]))); // [Cout, Cin]
+  });
+  // [kh*kw, Cout, Cin] -> [kh, kw, Cin, Cout]
+  return tf.reshape(tf.transpose(tf.stack(perTap), [0, 2, 1]), [kh, kw, cin, cout]);
 }
 
 /**
@@ -168,15 +250,14 @@ export function conv2d(
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
           const g = dy as tf.Tensor4D;
           const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
-          const dxc = tf.conv2dTranspose(g, ws, xs.shape, stride, 'valid');
+          const dxc = convInputGrad(g, ws, xs.shape, stride);
           const dx = tf.pad(dxc, [
             [0, 0],
             [0, Hp - xs.shape[1]],
             [0, Wp - xs.shape[2]],
             [0, 0],
           ]);
-          const patches = tf.reshape(extractPatches(xs, [kh, kw], stride), [B * Ho * Wo, kh * kw * cin]);
-          const dw = tf.matMul(tf.transpose(patches), tf.reshape(g, [B * Ho * Wo, cout]));
+          const dw = convFilterGrad(xs, g, [kh, kw], stride);
           return [dx, tf.reshape(dw, [kh, kw, cin, cout])];
         },
       };
