@@ -1,3 +1,4 @@
+import { shiftedWindowMask } from '@swin/shifted-mask';
 import {
   compareTensors,
   expectNoLeak,
@@ -74,6 +75,26 @@ describe.each(NODE_BACKENDS)('SwinTransformerBlock on %s', (backend) => {
     await expectNoLeak(() => block.forward(x), 'padded block forward');
     tf.dispose([x, y]);
     block.dispose();
+  });
+
+  it('at divisible sizes the padding path is inert: masks equal the official ones', async () => {
+    await useBackend(backend);
+    const shifted = new SwinTransformerBlock(8, [8, 12], 2, { windowSize: 4, shiftSize: 2 });
+    const plain = new SwinTransformerBlock(8, [8, 12], 2, { windowSize: 4, shiftSize: 0 });
+    expect(plain.maskFor(8, 12)).toBeNull();
+    const mine = shifted.maskFor(8, 12) as tf.Tensor3D;
+    const official = shiftedWindowMask(8, 12, 4, 2);
+    expect(compareTensors(mine, official, { exact: true }).ok).toBe(true);
+    // the attn_mask buffer (what a checkpoint stores) is the same tensor
+    const sd = shifted.stateDict();
+    expect(compareTensors(sd.attn_mask, official, { exact: true }).ok).toBe(true);
+    // a padded map does get a mask, also without shift
+    const padded = plain.maskFor(7, 12) as tf.Tensor3D;
+    expect(padded.shape).toEqual([6, 16, 16]);
+    expect(tf.min(padded).dataSync()[0]).toBe(-100);
+    tf.dispose([mine, official, padded, ...Object.values(sd)]);
+    shifted.dispose();
+    plain.dispose();
   });
 
   it('clamps like the official code and exposes macs', async () => {
