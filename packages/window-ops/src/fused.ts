@@ -33,6 +33,23 @@ export interface ShiftedWindowOptions {
   method?: WindowOpsMethod;
 }
 
+/**
+ * Names of optional backend kernels for the two fused ops. When the active backend has a kernel
+ * registered under one of these names (e.g. `registerSwinWebGPUKernels()` of `@swin/webgpu` for
+ * 'webgpu'), the op with the default method `'auto'` and a non-zero shift runs it instead of the tfjs
+ * composition. Contract: input `x` (the op's tensor argument), attrs `{H, W, wh, ww, sh, sw}` with
+ * `0 <= sh < H`, `0 <= sw < W`; same output as the op; whoever registers the kernels also registers
+ * their gradients (each is the other kernel with the same attrs).
+ */
+export const SWIN_SHIFTED_WINDOW_PARTITION = 'SwinShiftedWindowPartition';
+/** See {@link SWIN_SHIFTED_WINDOW_PARTITION}. */
+export const SWIN_SHIFTED_WINDOW_REVERSE = 'SwinShiftedWindowReverse';
+
+/** Whether to run the backend kernel `name`: the method was left to 'auto' and the active backend has one. */
+function nativeKernel(name: string, options: ShiftedWindowOptions | undefined): boolean {
+  return (options?.method ?? 'auto') === 'auto' && !!tf.getKernel(name, tf.getBackend());
+}
+
 /** Resolves `options.method` to the strategy to run on the current backend. */
 function parseMethod(fn: string, options: ShiftedWindowOptions | undefined): 'gather' | 'roll' {
   const method = options?.method ?? 'auto';
@@ -71,6 +88,8 @@ function permuteTokens(
  * {@link windowPermutation} (cached per backend and geometry, see {@link windowOpsCacheSize}); it is
  * registered with `tf.customGrad` so its gradient is the inverse-permutation gather, which every backend
  * supports. A zero shift (modulo the map size) uses the plain reshape/transpose partition with any method.
+ * With the method `'auto'` and a backend kernel {@link SWIN_SHIFTED_WINDOW_PARTITION} registered for the
+ * active backend (e.g. WebGPU), that kernel runs instead.
  *
  * @param x Feature map `[B, H, W, C]`; `H`, `W` multiples of the window (use {@link padToWindow}).
  * @param window Window size `ws` or `[wh, ww]`.
@@ -95,6 +114,11 @@ export function shiftedWindowPartition(
   const method = parseMethod(fn, options);
   const sh = mod(dh, H);
   const sw = mod(dw, W);
+  if ((sh !== 0 || sw !== 0) && nativeKernel(SWIN_SHIFTED_WINDOW_PARTITION, options)) {
+    return tf
+      .engine()
+      .runKernel(SWIN_SHIFTED_WINDOW_PARTITION, { x }, { H, W, wh, ww, sh, sw }) as tf.Tensor4D;
+  }
   return tf.tidy(() => {
     if (sh === 0 && sw === 0) return partitionUnchecked(x, wh, ww);
     if (method === 'roll') return partitionUnchecked(rollUnchecked(x, -sh, -sw), wh, ww);
@@ -110,7 +134,8 @@ export function shiftedWindowPartition(
  * Inverse of {@link shiftedWindowPartition}, fused into one gather:
  * `cyclicShift(windowReverse(windows, window, H, W), [+sh, +sw])`, bit-identical to the official
  * `torch.roll(window_reverse(windows, ws, H, W), (sh, sw), (1, 2))`. Gradient: the forward-permutation
- * gather (via `tf.customGrad`).
+ * gather (via `tf.customGrad`). With the method `'auto'` and a backend kernel
+ * {@link SWIN_SHIFTED_WINDOW_REVERSE} registered for the active backend, that kernel runs instead.
  *
  * @param windows Windows `[B*nW, wh, ww, C]` as produced by {@link shiftedWindowPartition}.
  * @param window Window size `ws` or `[wh, ww]`; must match `windows.shape[1..2]`.
@@ -137,6 +162,11 @@ export function shiftedWindowReverse(
   const sh = mod(dh, H);
   const sw = mod(dw, W);
   const C = windows.shape[3];
+  if ((sh !== 0 || sw !== 0) && nativeKernel(SWIN_SHIFTED_WINDOW_REVERSE, options)) {
+    return tf
+      .engine()
+      .runKernel(SWIN_SHIFTED_WINDOW_REVERSE, { x: windows }, { H, W, wh, ww, sh, sw }) as tf.Tensor4D;
+  }
   return tf.tidy(() => {
     if (sh === 0 && sw === 0) return reverseUnchecked(windows, wh, ww, H, W);
     if (method === 'roll') return rollUnchecked(reverseUnchecked(windows, wh, ww, H, W), sh, sw);

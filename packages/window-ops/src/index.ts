@@ -9,6 +9,8 @@
  */
 export {
   type ShiftedWindowOptions,
+  SWIN_SHIFTED_WINDOW_PARTITION,
+  SWIN_SHIFTED_WINDOW_REVERSE,
   shiftedWindowPartition,
   shiftedWindowReverse,
   type WindowOpsMethod,
