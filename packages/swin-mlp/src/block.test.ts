@@ -9,7 +9,7 @@ import {
 } from '@swin/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SwinMLPBlock, swinMlpBlockMacs, swinMlpBlockOptionsFromKwargs } from './index.js';
+import { SwinMLPBlock, setHeadMatMulMode, swinMlpBlockMacs, swinMlpBlockOptionsFromKwargs } from './index.js';
 import { bruteForceSpatialMix, maxAbsDiff, randomArray } from './test-utils/reference.js';
 
 const BLOCK_FIXTURES = ['swin_mlp_block_8x8_w4_s0', 'swin_mlp_block_8x8_w4_s2'];
@@ -45,12 +45,19 @@ describe.each(NODE_BACKENDS)('SwinMLPBlock on %s', (backend) => {
         expect(report.loaded).toBe(Object.keys(fx.stateDict).length);
         const [H, W] = kw.input_resolution as [number, number];
         const x = fx.inputs.input;
-        const y = tf.tidy(() =>
-          tf.reshape(block.forward(tf.reshape(x, [x.shape[0], H, W, kw.dim]) as tf.Tensor4D), x.shape),
-        );
-        const cmp = compareTensors(y, fx.expected.output);
-        y.dispose();
-        expect(cmp.ok, cmp.message).toBe(true);
+        for (const mode of ['auto', 'batched', 'unstack', 'gather'] as const) {
+          const prev = setHeadMatMulMode(mode);
+          try {
+            const y = tf.tidy(() =>
+              tf.reshape(block.forward(tf.reshape(x, [x.shape[0], H, W, kw.dim]) as tf.Tensor4D), x.shape),
+            );
+            const cmp = compareTensors(y, fx.expected.output);
+            y.dispose();
+            expect(cmp.ok, `${mode}: ${cmp.message}`).toBe(true);
+          } finally {
+            setHeadMatMulMode(prev);
+          }
+        }
       } finally {
         block.dispose();
       }

@@ -32,4 +32,9 @@ export {
   type SwinMLPPreset,
   swinMlpPresetConfig,
 } from './presets.js';
-export { headTokenMix, windowSpatialMlp } from './spatial-mlp.js';
+export {
+  type HeadMatMulMode,
+  headTokenMix,
+  setHeadMatMulMode,
+  windowSpatialMlp,
+} from './spatial-mlp.js';

@@ -1,7 +1,7 @@
 import { expectNoLeak, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { headTokenMix, windowSpatialMlp } from './index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HeadMatMulMode, headTokenMix, setHeadMatMulMode, windowSpatialMlp } from './index.js';
 import {
   conv1dGroupedK1,
   maxAbsDiff,
@@ -19,9 +19,17 @@ describe('reference Conv1d(groups) self-check', () => {
   });
 });
 
-describe.each(NODE_BACKENDS)('grouped spatial MLP on %s', (backend) => {
+const MODES: HeadMatMulMode[] = ['auto', 'batched', 'unstack', 'gather'];
+const CASES = NODE_BACKENDS.flatMap((b) => MODES.map((m) => [b, m] as const));
+
+describe.each(CASES)('grouped spatial MLP on %s, head matMul mode %s', (backend, mode) => {
+  let prev: HeadMatMulMode;
   beforeAll(async () => {
     await useBackend(backend);
+    prev = setHeadMatMulMode(mode);
+  });
+  afterAll(() => {
+    setHeadMatMulMode(prev);
   });
 
   it('windowSpatialMlp equals the official view/transpose + Conv1d(groups=nH) written as plain JS loops', () => {
@@ -55,6 +63,57 @@ describe.each(NODE_BACKENDS)('grouped spatial MLP on %s', (backend) => {
       ),
       { numRuns: 50, seed: 42 },
     );
+  });
+
+  it('gradients of headTokenMix equal the exact JS gradients (dW = dY X^T, dX = W^T dY, db = sum dY)', () => {
+    for (const [nH, N, M] of [
+      [1, 4, 3],
+      [3, 4, 5],
+      [10, 9, 2],
+    ]) {
+      const xd = randomArray(nH * N * M, nH + 1);
+      const wd = randomArray(nH * N * N, nH + 2);
+      const bd = randomArray(nH * N, nH + 3);
+      const gd = randomArray(nH * N * M, nH + 4);
+      const [gx, gw, gb] = tf.tidy(() => {
+        const dy = tf.tensor3d(gd, [nH, N, M]);
+        const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(headTokenMix(x as tf.Tensor3D, w, b), dy));
+        return tf.grads(f)([tf.tensor3d(xd, [nH, N, M]), tf.tensor3d(wd, [nH * N, N, 1]), tf.tensor1d(bd)]);
+      });
+      const ex = new Float64Array(nH * N * M);
+      const ew = new Float64Array(nH * N * N);
+      const eb = new Float64Array(nH * N);
+      for (let h = 0; h < nH; h++)
+        for (let i = 0; i < N; i++)
+          for (let m = 0; m < M; m++) {
+            const g = gd[(h * N + i) * M + m];
+            eb[h * N + i] += g;
+            for (let j = 0; j < N; j++) {
+              ew[(h * N + i) * N + j] += g * xd[(h * N + j) * M + m];
+              ex[(h * N + j) * M + m] += wd[(h * N + i) * N + j] * g;
+            }
+          }
+      expect(gw.shape).toEqual([nH * N, N, 1]);
+      expect(maxAbsDiff(gx.dataSync(), ex)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(gw.dataSync(), ew)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(gb.dataSync(), eb)).toBeLessThan(1e-5);
+      tf.dispose([gx, gw, gb]);
+    }
+  });
+
+  it('large heads (the sizes where auto switches to per-head matMuls on wasm) match batched', () => {
+    for (const [nH, N, M] of [
+      [4, 64, 128],
+      [16, 64, 64],
+    ]) {
+      const x = tf.randomNormal([nH, N, M]) as tf.Tensor3D;
+      const w = tf.randomNormal([nH * N, N, 1], 0, 0.1);
+      const mine = headTokenMix(x, w, null);
+      const ref = tf.matMul(tf.reshape(w, [nH, N, N]) as tf.Tensor3D, x);
+      expect(maxAbsDiff(mine.dataSync(), ref.dataSync())).toBeLessThan(1e-4);
+      tf.dispose([x, w, mine, ref]);
+    }
   });
 
   it('a head only sees its own channels and its own weights (changing head 1 leaves head 0 untouched)', () => {

@@ -4,10 +4,11 @@ import * as tf from '@tensorflow/tfjs-core';
  * The grouped spatial MLP of Swin-MLP (`nn.Conv1d(nH*N, nH*N, kernel_size=1, groups=nH)` on
  * `[B*nW, nH*N, C/nH]`) as per-head 2-D matMuls.
  *
- * Why not one batched matMul: tfjs-wasm runs a batched matMul `[nH, N, N] @ [nH, N, M]` 10-40x slower
- * than `nH` plain 2-D matMuls (only the 2-D case reaches XNNPACK), and tfjs's own matMul gradient uses
- * transposed matMuls, which are 10-40x slower again on wasm. So the heads are unstacked, multiplied one
- * by one (`W_h @ X_h`, no transpose flags), and the gradient is written out with explicit transposes.
+ * Why not simply one batched matMul: tfjs-wasm runs a batched matMul `[nH, N, N] @ [nH, N, M]` up to
+ * 10-40x slower than `nH` plain 2-D matMuls (only the 2-D case reaches XNNPACK), and tfjs's own matMul
+ * gradient uses transposed matMuls, which are 10-40x slower again on wasm. So on wasm, heads with enough
+ * work are multiplied one by one (`W_h @ X_h`, no transpose flags), small ones batched, and the gradient
+ * is written out with explicit transposes.
  *
  * Layout: the PyTorch weight `[nH*N, N, 1]` reshaped to `[nH, N, N]` is `W[h, i, j]` = weight of input
  * token `j` in output token `i` of head `h`; as the LEFT operand of `W_h @ X_h` it needs no transpose at
@@ -19,28 +20,75 @@ function fail(fn: string, message: string): never {
   throw new Error(`${fn}: ${message}`);
 }
 
-/** `nH` independent `[N, N] @ [N, M]` products, no transpose flags in either direction. */
+/**
+ * Auto mode on wasm: heads are split with `tf.unstack` (tfjs-wasm's slice copies the WHOLE input once per
+ * slice, so the split costs `nH` full copies) when there are at most this many heads...
+ */
+const UNSTACK_MAX_HEADS = 16;
+/** ...and each head has at least this many multiply-accumulates; otherwise one batched matMul. */
+const PER_HEAD_MIN_MACS = 1 << 18;
+
+/**
+ * How the per-head products run: `auto` (default) picks per backend and size (see `headMatMul`),
+ * `batched` forces one batched matMul, `unstack` / `gather` force `nH` 2-D matMuls with the heads split
+ * by `tf.unstack` / `tf.gather`. All give the same numbers (up to float32 summation order).
+ */
+export type HeadMatMulMode = 'auto' | 'batched' | 'unstack' | 'gather';
+let headMatMulMode: HeadMatMulMode = 'auto';
+
+/** Sets the {@link HeadMatMulMode} (process-wide; for benchmarks and tests). Returns the previous mode. */
+export function setHeadMatMulMode(mode: HeadMatMulMode): HeadMatMulMode {
+  if (!['auto', 'batched', 'unstack', 'gather'].includes(mode)) {
+    throw new Error(`setHeadMatMulMode: unknown mode '${mode}' (expected auto, batched, unstack or gather)`);
+  }
+  const prev = headMatMulMode;
+  headMatMulMode = mode;
+  return prev;
+}
+
+function resolveMode(nH: number, macsPerHead: number): Exclude<HeadMatMulMode, 'auto'> {
+  if (headMatMulMode !== 'auto') return headMatMulMode;
+  if (nH === 1 || tf.getBackend() !== 'wasm') return 'batched';
+  return nH <= UNSTACK_MAX_HEADS && macsPerHead >= PER_HEAD_MIN_MACS ? 'unstack' : 'batched';
+}
+
+/**
+ * `[nH, P, K] @ [nH, K, Q] -> [nH, P, Q]` with plain (untransposed) matMuls only. On wasm, up to 16 heads
+ * with enough work each run as `nH` 2-D matMuls (XNNPACK; the batched kernel is a much slower generic
+ * loop); many or small heads, and every other backend, use one batched matMul (fewer ops, no per-op
+ * overhead). `gather` mode (no full copies, but one op per head) measured slower than both here.
+ * Forward-only building block: called inside the custom gradient below.
+ */
+function headMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  const [nH, P, K] = a.shape;
+  const mode = resolveMode(nH, P * K * b.shape[2]);
+  if (mode === 'batched') return tf.matMul(a, b);
+  return tf.tidy(() => {
+    const heads = (t: tf.Tensor3D): tf.Tensor2D[] =>
+      mode === 'unstack'
+        ? (tf.unstack(t) as tf.Tensor2D[])
+        : Array.from({ length: nH }, (_, h) => tf.gather(t, h) as unknown as tf.Tensor2D);
+    const as = heads(a);
+    const bs = heads(b);
+    return tf.stack(as.map((ah, h) => tf.matMul(ah, bs[h]))) as tf.Tensor3D;
+  });
+}
+
+/**
+ * `W @ X` per head (`[nH, N, N] @ [nH, N, M]`) whose gradient is written with explicit transposes and
+ * plain matMuls (tfjs's own matMul gradient uses transpose flags: 10-40x slower on tfjs-wasm).
+ */
 const perHeadMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [w, x, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  const [w, x, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
   save([w, x]);
-  const ws = tf.unstack(w);
-  const xs = tf.unstack(x);
-  const value = tf.stack(ws.map((wh, h) => tf.matMul(wh as tf.Tensor2D, xs[h] as tf.Tensor2D)));
-  for (const t of [...ws, ...xs]) t.dispose();
   return {
-    value,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sw, sx] = saved;
-      const wsT = tf.unstack(sw);
-      const xsT = tf.unstack(sx);
-      const dys = tf.unstack(dy);
-      // dW_h = dY_h @ X_h^T, dX_h = W_h^T @ dY_h, with explicit transposes (plain matMuls only).
-      const dw = tf.stack(
-        dys.map((d, h) => tf.matMul(d as tf.Tensor2D, tf.transpose(xsT[h]) as tf.Tensor2D)),
-      );
-      const dx = tf.stack(
-        dys.map((d, h) => tf.matMul(tf.transpose(wsT[h]) as tf.Tensor2D, d as tf.Tensor2D)),
-      );
+    value: headMatMul(w, x),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = dy as tf.Tensor3D;
+      const [sw, sx] = saved as [tf.Tensor3D, tf.Tensor3D];
+      // dW_h = dY_h @ X_h^T, dX_h = W_h^T @ dY_h.
+      const dw = headMatMul(g, tf.transpose(sx, [0, 2, 1]));
+      const dx = headMatMul(tf.transpose(sw, [0, 2, 1]), g);
       return [dw, dx];
     },
   };
