@@ -22,6 +22,16 @@ import * as tf from '@tensorflow/tfjs-core';
 // Public API
 // ============================================================================================
 
+/**
+ * Name of an optional backend kernel for {@link attentionCore}: when the active backend has a kernel
+ * registered under this name (e.g. `registerSwinWebGPUKernels()` of `@swin/webgpu` for 'webgpu'),
+ * `attentionCore` with impl `'auto'` runs it for the forward pass (its backward recomputes the
+ * probabilities with tfjs ops). Contract: inputs `q`, `k`, `v` and, when given, `bias`, `mask` exactly as
+ * {@link AttentionOptions} describes; attrs `{scale, numHeads, numWindows}` (`numWindows` = mask count);
+ * output `[G, N, dv]`.
+ */
+export const SWIN_WINDOW_ATTENTION = 'SwinWindowAttention';
+
 /** How {@link attentionCore} computes: the wasm SIMD kernel, plain tfjs ops, or whichever fits. */
 export type AttentionImpl = 'auto' | 'kernel' | 'tf';
 
@@ -42,7 +52,10 @@ export interface AttentionOptions {
   numHeads?: number;
   /** Multiplier of `q k^T` (default `1 / sqrt(d)`). */
   scale?: number;
-  /** Implementation (default `'auto'`: the kernel on wasm with SIMD and on cpu, plain ops elsewhere). */
+  /**
+   * Implementation (default `'auto'`: the kernel on wasm with SIMD and on cpu, a registered
+   * {@link SWIN_WINDOW_ATTENTION} backend kernel (webgpu), plain ops elsewhere).
+   */
   impl?: AttentionImpl;
 }
 
@@ -74,6 +87,7 @@ export function attentionCore(
       );
     }
   }
+  const native = impl === 'auto' && !useKernel && !!tf.getKernel(SWIN_WINDOW_ATTENTION, tf.getBackend());
   return tf.tidy(() => {
     const inputs: tf.Tensor[] = [q, k, v];
     if (opts.bias) inputs.push(opts.bias);
@@ -83,6 +97,26 @@ export function attentionCore(
       const [qi, ki, vi] = args as tf.Tensor3D[];
       const bias = p.hasBias ? (args[3] as tf.Tensor) : null;
       const mask = p.hasMask ? (args[p.hasBias ? 4 : 3] as tf.Tensor) : null;
+      if (native) {
+        // fused backend kernel: no probabilities leave it, the backward recomputes them from q, k, bias, mask
+        const named: tf.NamedTensorMap = { q: qi, k: ki, v: vi };
+        if (bias) named.bias = bias;
+        if (mask) named.mask = mask;
+        const attrs = { scale: p.scale, numHeads: p.heads, numWindows: p.nMk };
+        save(args.slice(0, -1) as tf.Tensor[]);
+        return {
+          value: tf.engine().runKernel(SWIN_WINDOW_ATTENTION, named, attrs) as tf.Tensor3D,
+          gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+            const [qs, ks, vs] = saved as tf.Tensor3D[];
+            const [bs, ms] = [p.hasBias ? saved[3] : null, p.hasMask ? saved[p.hasBias ? 4 : 3] : null];
+            const g = tfBackward(dy as tf.Tensor3D, qs, ks, vs, tfProbs(qs, ks, bs, ms, p), p);
+            const grads: tf.Tensor[] = [g.dq, g.dk, g.dv];
+            if (p.hasBias) grads.push(biasGrad(g.ds, p));
+            if (p.hasMask) grads.push(maskGrad(g.ds, p));
+            return grads;
+          },
+        };
+      }
       const probs = useKernel ? kernelProbs(qi, ki, bias, mask, p) : tfProbs(qi, ki, bias, mask, p);
       const value = useKernel ? kernelPV(probs, vi, p) : tf.matMul(probs, vi);
       save([qi, ki, vi, probs]);
