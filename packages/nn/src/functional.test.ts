@@ -1,6 +1,6 @@
 import { expectNoLeak, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
 import { describe, expect, it } from 'vitest';
-import { conv2d, depthwiseConv2d, extractPatches, gelu, layerNorm, linear } from './functional.js';
+import { conv2d, depthwiseConv2d, extractPatches, gelu, layerNorm, linear, matMul } from './functional.js';
 
 function rand(shape: number[], seed: number): tf.Tensor {
   return tf.randomNormal(shape, 0, 1, 'float32', seed);
@@ -184,5 +184,52 @@ describe.each(NODE_BACKENDS)('functional on %s', (backend) => {
     ).toThrow(/4-D NHWC/);
     tf.disposeVariables();
     x.dispose();
+  });
+});
+
+describe.each(NODE_BACKENDS)('matMul gradients without transpose flags on %s', (backend) => {
+  it.each([
+    [
+      [5, 3],
+      [3, 4],
+    ],
+    [
+      [2, 50, 3],
+      [2, 3, 40],
+    ],
+    [
+      [3, 4, 60],
+      [3, 60, 2],
+    ],
+  ])('matMul %j x %j: value and gradients equal tf.matMul, no transposed BatchMatMul', async (sa, sb) => {
+    await useBackend(backend);
+    const a = rand(sa, 1) as tf.Tensor3D;
+    const b = rand(sb, 2) as tf.Tensor3D;
+    const r = rand([...sa.slice(0, -1), sb[sb.length - 1]], 3);
+    const mine = (x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(matMul(x as tf.Tensor3D, y as tf.Tensor3D), r));
+    const ref = (x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D), r));
+    const [ga, gb] = tf.grads(mine)([a, b]);
+    const [ha, hb] = tf.grads(ref)([a, b]);
+    expect(maxAbsDiff(ga, ha)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(gb, hb)).toBeLessThan(1e-4);
+    // The backward pass must not use transpose flags (10-40x slower on tfjs-wasm).
+    const seen: boolean[] = [];
+    const original = tf.engine().runKernel.bind(tf.engine());
+    const spy = (name: string, inputs: tf.NamedTensorMap, attrs?: tf.NamedAttrMap) => {
+      if (name === 'BatchMatMul') seen.push(Boolean(attrs?.transposeA || attrs?.transposeB));
+      return original(name, inputs, attrs);
+    };
+    (tf.engine() as unknown as { runKernel: typeof spy }).runKernel = spy;
+    try {
+      tf.dispose(tf.grads(mine)([a, b]));
+    } finally {
+      (tf.engine() as unknown as { runKernel: typeof original }).runKernel = original;
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter(Boolean)).toEqual([]);
+    await expectNoLeak(() => tf.grads(mine)([a, b]), 'matMul gradient');
+    tf.dispose([a, b, r, ga, gb, ha, hb]);
   });
 });

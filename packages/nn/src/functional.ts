@@ -6,17 +6,63 @@ import * as tf from '@tensorflow/tfjs-core';
  * gradient is given explicitly in terms of ops that exist everywhere.
  */
 
-/** `x @ w + b` over the last axis. x `[..., in]`, w `[in, out]` (internal layout), b `[out]` -> `[..., out]`. */
+/**
+ * `a @ b` for 2-D or batched 3-D operands, same forward as `tf.matMul`, whose gradient uses plain matMuls
+ * after explicit transposes. tfjs's own matMul gradient passes transpose flags, which are 10-40x slower on
+ * tfjs-wasm; of the two ways to form each gradient the one transposing fewer elements is taken.
+ * a `[..., M, K]`, b `[..., K, N]` -> `[..., M, N]`.
+ */
+export function matMul<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T): T {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, y, save] = args as [T, T, tf.GradSaveFunc];
+    save([x, y]);
+    return {
+      value: tf.matMul(x, y),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const g = dy as T;
+        const [xs, ys] = saved as [T, T];
+        return [matMulTransposedB(g, ys), matMulTransposedA(xs, g)];
+      },
+    };
+  });
+  return f(a, b) as T;
+}
+
+function swapLast(t: tf.Tensor): tf.Tensor {
+  return t.rank === 2 ? tf.transpose(t) : tf.transpose(t, [0, 2, 1]);
+}
+
+/** `a @ b^T` with plain matMuls: transposes b, or computes `(b @ a^T)^T`, whichever moves less data. */
+function matMulTransposedB(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const [M, N] = [a.shape[a.rank - 2], b.shape[b.rank - 2]];
+  const [K] = [a.shape[a.rank - 1]];
+  if (N * K <= M * K + M * N) return tf.matMul(a as tf.Tensor3D, swapLast(b) as tf.Tensor3D);
+  return swapLast(tf.matMul(b as tf.Tensor3D, swapLast(a) as tf.Tensor3D));
+}
+
+/** `a^T @ b` with plain matMuls: transposes a, or computes `(b^T @ a)^T`, whichever moves less data. */
+function matMulTransposedA(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const [K, M] = [a.shape[a.rank - 2], a.shape[a.rank - 1]];
+  const N = b.shape[b.rank - 1];
+  if (K * M <= K * N + M * N) return tf.matMul(swapLast(a) as tf.Tensor3D, b as tf.Tensor3D);
+  return swapLast(tf.matMul(swapLast(b) as tf.Tensor3D, a as tf.Tensor3D));
+}
+
+/**
+ * `x @ w + b` over the last axis. x `[..., in]`, w `[in, out]` (internal layout), b `[out]` -> `[..., out]`.
+ * Differentiable without transposed matMuls (see {@link matMul}).
+ */
 export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor | null): tf.Tensor {
+  const inDim = w.shape[0] as number;
+  if (x.shape[x.rank - 1] !== inDim) {
+    throw new Error(
+      `linear: input has ${x.shape[x.rank - 1]} features (shape [${x.shape}]), expected ${inDim}`,
+    );
+  }
   return tf.tidy(() => {
-    const inDim = w.shape[0] as number;
-    if (x.shape[x.rank - 1] !== inDim) {
-      throw new Error(
-        `linear: input has ${x.shape[x.rank - 1]} features (shape [${x.shape}]), expected ${inDim}`,
-      );
-    }
     const flat = (x.rank === 2 ? x : tf.reshape(x, [-1, inDim])) as tf.Tensor2D;
-    const y = b ? tf.add(tf.matMul(flat, w as tf.Tensor2D), b) : tf.matMul(flat, w as tf.Tensor2D);
+    const xw = matMul(flat, w as tf.Tensor2D);
+    const y = b ? tf.add(xw, b) : xw;
     return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1] as number]);
   });
 }
