@@ -1,0 +1,94 @@
+/** Runs everything planned for ONE backend (in Node or in the browser page). */
+import { benchShiftPartition, benchWindowAttention } from './micro.js';
+import { type BenchModel, createModel } from './models.js';
+import type { ModelCase } from './plan.js';
+import { type BenchRecord, type Mode, makeRecord, skippedRecord } from './records.js';
+import { benchModel, type Log, measureMatmul, switchBackend, type TimingConfig, tf } from './runner.js';
+
+/** Serializable description of one backend's work (passed to the browser page as JSON). */
+export interface SuitePlan {
+  backend: string;
+  micro: boolean;
+  /** model cases of this backend (ignored when `micro`) */
+  cases: ModelCase[];
+  /** micro-benchmark batches and modes */
+  batches: number[];
+  modes: Mode[];
+  timing: { warmup: number; runs: number; budgetMs: number; profile: boolean };
+}
+
+function errorText(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].slice(0, 300);
+}
+
+export async function runSuite(plan: SuitePlan, log: Log): Promise<BenchRecord[]> {
+  const { backend } = plan;
+  const cfg: TimingConfig = { ...plan.timing, log };
+  const records: BenchRecord[] = [];
+  if (!(await switchBackend(backend))) {
+    log(`${backend}: backend not available`);
+    const status = `unavailable: backend '${backend}' could not be initialised`;
+    if (!plan.micro) for (const c of plan.cases) records.push(skippedRecord(c, status));
+    return records;
+  }
+  let matmul: number | null = null;
+  try {
+    matmul = await measureMatmul(cfg);
+    log(`${backend}: matMul 1024^3 ${matmul.toFixed(2)} GFLOP/s`);
+  } catch (e) {
+    log(`${backend}: matMul failed: ${errorText(e)}`);
+  }
+  if (plan.micro) {
+    records.push(...(await benchWindowAttention(backend, plan.batches, plan.modes, cfg, matmul, log)));
+    records.push(...(await benchShiftPartition(backend, plan.batches, plan.modes, cfg, matmul, log)));
+    return records;
+  }
+  // one model build per (model, size)
+  const groups = new Map<string, ModelCase[]>();
+  for (const c of plan.cases) {
+    const key = `${c.model}@${c.size}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  for (const cases of groups.values()) {
+    const { model: id, size } = cases[0];
+    let model: BenchModel;
+    let macs: number | null = null;
+    try {
+      const t0 = performance.now();
+      model = await createModel(id, size);
+      log(`${backend} ${id}@${size}: built in ${(performance.now() - t0).toFixed(0)} ms`);
+    } catch (e) {
+      const status = `unavailable: ${errorText(e)}`;
+      log(`${backend} ${id}@${size}: ${status}`);
+      for (const c of cases) records.push(skippedRecord(c, status));
+      continue;
+    }
+    try {
+      macs = model.macs(size, size);
+    } catch (e) {
+      log(`${backend} ${id}@${size}: macs() failed: ${errorText(e)}`);
+    }
+    for (const c of cases) {
+      const label = `${backend} ${id}@${size} b${c.batch} ${c.mode}`;
+      try {
+        const t = await benchModel(model, c, cfg, label);
+        const rec = makeRecord({
+          ...c,
+          summary: t.summary,
+          macs: macs === null ? null : macs * c.batch,
+          matmulGflops: matmul,
+          peakBytes: t.peakBytes,
+        });
+        log(`${label}: p50 ${rec.p50_ms} ms (${rec.runs} runs), ${rec.gflops ?? '-'} GFLOP/s`);
+        records.push(rec);
+      } catch (e) {
+        log(`${label}: error: ${errorText(e)}`);
+        records.push(skippedRecord(c, `error: ${errorText(e)}`));
+      }
+    }
+    model.dispose();
+    log(`${backend}: ${tf.memory().numTensors} tensors alive after ${id}@${size}`);
+  }
+  return records;
+}
