@@ -1,5 +1,9 @@
 import { pvtConfigFromKwargs } from '@swin/pvt';
-import { type OfficialShuntedKwargs, resolveShuntedConfig, shuntedConfigFromKwargs } from '@swin/shunted-attention';
+import {
+  type OfficialShuntedKwargs,
+  resolveShuntedConfig,
+  shuntedConfigFromKwargs,
+} from '@swin/shunted-attention';
 import { swinConfigFromOfficial } from '@swin/swin-core';
 import { swinMlpConfigFromKwargs } from '@swin/swin-mlp';
 import {
@@ -45,7 +49,9 @@ function backboneConfigOf(fx: Fixture): BackboneConfig {
     case 'swin_mlp_model':
       return swinMlpToBackboneConfig(swinMlpConfigFromKwargs(kw));
     case 'shunted_model':
-      return shuntedToBackboneConfig(resolveShuntedConfig(shuntedConfigFromKwargs(kw as OfficialShuntedKwargs)));
+      return shuntedToBackboneConfig(
+        resolveShuntedConfig(shuntedConfigFromKwargs(kw as OfficialShuntedKwargs)),
+      );
     case 'pvt_v1_model':
       return pvtToBackboneConfig(pvtConfigFromKwargs(1, kw));
     default:
@@ -93,13 +99,20 @@ describe.each(NODE_BACKENDS)('official model fixtures as backbones on %s', (back
           if (fx.family === 'pvt_v1_model' && i === out.features.length - 1) {
             // the reference keeps the last stage as tokens with the class token first
             const [B, h, w, C] = f.shape;
-            const tokens = tf.concat([tf.reshape(out.clsToken as tf.Tensor, [B, 1, C]), tf.reshape(f, [B, h * w, C])], 1);
+            const tokens = tf.concat(
+              [tf.reshape(out.clsToken as tf.Tensor, [B, 1, C]), tf.reshape(f, [B, h * w, C])],
+              1,
+            );
             check(key, tokens);
             tokens.dispose();
           } else check(key, f);
         });
         out.embeds.forEach((e, i) => {
-          const key = fx.expected[`embed.${i}`] ? `embed.${i}` : i === 0 && fx.expected.embed ? 'embed' : null;
+          const key = fx.expected[`embed.${i}`]
+            ? `embed.${i}`
+            : i === 0 && fx.expected.embed
+              ? 'embed'
+              : null;
           if (!key) return;
           compared++;
           check(key, e);
