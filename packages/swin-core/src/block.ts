@@ -1,4 +1,4 @@
-import { DropPath, type FeatureBlock, gelu, LayerNorm, Mlp, Module } from '@swin/nn';
+import { DropPath, type FeatureBlock, LayerNorm, Mlp, Module } from '@swin/nn';
 import { shiftedWindowMask, shiftedWindowMaskPadded } from '@swin/shifted-mask';
 import {
   shiftedWindowPartition,
@@ -7,7 +7,6 @@ import {
   windowReverse,
 } from '@swin/window-ops';
 import * as tf from '@tensorflow/tfjs-core';
-import { linearFast } from './ops.js';
 import { assertNHWC, assertPositiveInts, fail } from './validate.js';
 import { WindowAttention, windowAttentionMacs } from './window-attention.js';
 
@@ -158,15 +157,8 @@ export class SwinTransformerBlock extends Module implements FeatureBlock {
         s > 0 ? shiftedWindowReverse(attended, ws, s, Hp, Wp) : windowReverse(attended, ws, Hp, Wp);
       if (padH || padW) merged = tf.slice(merged, [0, 0, 0, 0], [B, H, W, C]);
       const y = tf.add(x, this.dropPath.forward(merged));
-      return tf.add(y, this.dropPath.forward(this.mlpForward(this.norm2.forward(y)))) as tf.Tensor4D;
+      return tf.add(y, this.dropPath.forward(this.mlp.forward(this.norm2.forward(y)))) as tf.Tensor4D;
     });
-  }
-
-  /** `mlp` (fc1 -> exact GELU -> drop -> fc2 -> drop) with wasm-fast gradients ({@link linearFast}). */
-  private mlpForward(x: tf.Tensor): tf.Tensor {
-    const { fc1, fc2, drop } = this.mlp;
-    const h = drop.forward(gelu(linearFast(x, fc1.weight, fc1.bias)));
-    return drop.forward(linearFast(h, fc2.weight, fc2.bias));
   }
 
   /**

@@ -28,7 +28,6 @@ export {
 export { swinMacs, swinParamCount } from './counting.js';
 export { BasicLayer, type BasicLayerOptions, type SwinForwardOutputs, SwinTransformer } from './model.js';
 export { swinConfigFromOfficial } from './official.js';
-export { bmm } from './ops.js';
 export { PatchEmbed, type PatchEmbedOptions, patchEmbedMacs } from './patch-embed.js';
 export { mergePatches2x2, PatchMerging, patchMergingMacs } from './patch-merging.js';
 export {

@@ -1,6 +1,5 @@
 import { type Downsample, LayerNorm, Linear, Module } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
-import { linearFast } from './ops.js';
 import { assertNHWC, assertPositiveInts } from './validate.js';
 
 /**
@@ -68,7 +67,7 @@ export class PatchMerging extends Module implements Downsample {
               [0, 0],
             ]) as tf.Tensor4D)
           : x;
-      return linearFast(this.norm.forward(mergePatches2x2(xp)), this.reduction.weight) as tf.Tensor4D;
+      return this.reduction.forward(this.norm.forward(mergePatches2x2(xp))) as tf.Tensor4D;
     });
   }
 

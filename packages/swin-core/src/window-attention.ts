@@ -1,7 +1,6 @@
-import { Dropout, Linear, Module, truncNormal } from '@swin/nn';
+import { Dropout, Linear, linear, Module, matMul, truncNormal } from '@swin/nn';
 import { relativePositionBias, relativePositionIndex } from '@swin/rel-pos-bias';
 import * as tf from '@tensorflow/tfjs-core';
-import { bmm, linearFast } from './ops.js';
 import { assertPositiveInts, fail } from './validate.js';
 
 /** Options of {@link WindowAttention} (official kwargs). */
@@ -106,11 +105,11 @@ export class WindowAttention extends Module {
       const w = this.qkv.weight;
       const b = this.qkv.bias;
       const part = (i: number) =>
-        linearFast(xf, tf.slice(w, [0, i * C], [C, C]), b ? tf.slice(b, [i * C], [C]) : null);
+        linear(xf, tf.slice(w, [0, i * C], [C, C]), b ? tf.slice(b, [i * C], [C]) : null);
       const q = tf.transpose(tf.reshape(tf.mul(part(0), this.scale), [Bn, N, nH, hd]), [0, 2, 1, 3]);
       const kT = tf.transpose(tf.reshape(part(1), [Bn, N, nH, hd]), [0, 2, 3, 1]);
       const v = tf.transpose(tf.reshape(part(2), [Bn, N, nH, hd]), [0, 2, 1, 3]);
-      let attn: tf.Tensor = bmm(
+      let attn: tf.Tensor = matMul(
         tf.reshape(q, [Bn * nH, N, hd]) as tf.Tensor3D,
         tf.reshape(kT, [Bn * nH, hd, N]) as tf.Tensor3D,
       );
@@ -122,9 +121,9 @@ export class WindowAttention extends Module {
       }
       attn = tf.softmax(tf.reshape(attn, [Bn * nH, N, N]));
       attn = this.attnDrop.forward(attn);
-      const o = bmm(attn as tf.Tensor3D, tf.reshape(v, [Bn * nH, N, hd]) as tf.Tensor3D); // [Bn*nH, N, hd]
+      const o = matMul(attn as tf.Tensor3D, tf.reshape(v, [Bn * nH, N, hd]) as tf.Tensor3D); // [Bn*nH, N, hd]
       const merged = tf.reshape(tf.transpose(tf.reshape(o, [Bn, nH, N, hd]), [0, 2, 1, 3]), [Bn, N, C]);
-      const out = linearFast(merged, this.proj.weight, this.proj.bias);
+      const out = linear(merged, this.proj.weight, this.proj.bias);
       return this.projDrop.forward(out) as tf.Tensor3D;
     });
   }
