@@ -127,8 +127,8 @@ export function attentionCore(
           const [qs, ks, vs, P] = saved as tf.Tensor3D[];
           const g = useKernel ? kernelBackward(dO, qs, ks, vs, P, p) : tfBackward(dO, qs, ks, vs, P, p);
           const grads: tf.Tensor[] = [g.dq, g.dk, g.dv];
-          if (p.hasBias) grads.push(biasGrad(g.ds, p));
-          if (p.hasMask) grads.push(maskGrad(g.ds, p));
+          if (p.hasBias) grads.push(g.dbias ?? biasGrad(g.ds, p));
+          if (p.hasMask) grads.push(g.dmask ?? maskGrad(g.ds, p));
           return grads;
         },
       };
@@ -376,6 +376,9 @@ interface AttentionGrads {
   dv: tf.Tensor;
   /** gradient of the pre-softmax scores (before scale), `[G, N, M]` */
   ds: tf.Tensor;
+  /** bias / mask gradients when the kernel computed them */
+  dbias?: tf.Tensor;
+  dmask?: tf.Tensor;
 }
 
 function tfBackward(
@@ -464,11 +467,28 @@ function kernelBackward(
   p: Params,
 ): AttentionGrads {
   const dv = gemm('bmm', transposed(P), rowMajor(dO), p.G, 1);
-  // dS = P * (dO V^T - rowsum(P * dO V^T)), fused into the epilogue of dO V^T
-  const ds = gemm('dsm', rowMajor(dO), transposed(v), p.G, 1, { probs: P });
+  // dS = P * (dO V^T - rowsum(P * dO V^T)), fused into the epilogue of dO V^T, which also sums dS
+  // into the bias and mask gradients
+  const [ds, ...rest] = gemmMulti('dsm', rowMajor(dO), transposed(v), p.G, 1, {
+    probs: P,
+    nB: p.nB,
+    nMk: p.nMk,
+    heads: p.heads,
+    biasGrad: p.hasBias,
+    maskGrad: p.hasMask,
+  });
+  const dbias = p.hasBias ? rest.shift() : undefined;
+  const dmask = p.hasMask ? rest.shift() : undefined;
   const dq = gemm('bmm', rowMajor(ds), rowMajor(k), p.G, p.scale);
   const dk = gemm('bmm', transposed(ds), rowMajor(q), p.G, p.scale);
-  return { dq, dk, dv, ds };
+  return {
+    dq,
+    dk,
+    dv,
+    ds,
+    dbias: dbias && p.biasRank === 2 ? tf.reshape(dbias, [p.N, p.M]) : dbias,
+    dmask: dmask && p.maskRank === 2 ? tf.reshape(dmask, [p.N, p.M]) : dmask,
+  };
 }
 
 interface GemmExtra {
@@ -478,6 +498,10 @@ interface GemmExtra {
   nMk?: number;
   heads?: number;
   probs?: tf.Tensor | null;
+  /** dsm: also output the bias gradient `[nB, n, m]` (sum of dS over groups g with g % nB = b) */
+  biasGrad?: boolean;
+  /** dsm: also output the mask gradient `[nMk, n, m]` */
+  maskGrad?: boolean;
 }
 
 type GemmKind = 'bmm' | 'attn' | 'dsm';
@@ -488,6 +512,18 @@ const KERNEL_NAME = 'SwinSmallGemm';
  * `alpha` scales (bmm) or is the softmax scale (attn).
  */
 function gemm(kind: GemmKind, A: GemmView, B: GemmView, G: number, alpha: number, extra: GemmExtra = {}) {
+  return gemmMulti(kind, A, B, G, alpha, extra)[0];
+}
+
+/** {@link gemm} returning every output (dsm: dS, then the requested bias / mask gradients). */
+function gemmMulti(
+  kind: GemmKind,
+  A: GemmView,
+  B: GemmView,
+  G: number,
+  alpha: number,
+  extra: GemmExtra = {},
+): tf.Tensor3D[] {
   ensureKernelsRegistered();
   const n = A.trans ? A.t.shape[A.t.rank - 1] : A.t.shape[A.t.rank - 2];
   const kk = A.trans ? A.t.shape[A.t.rank - 2] : A.t.shape[A.t.rank - 1];
@@ -516,8 +552,11 @@ function gemm(kind: GemmKind, A: GemmView, B: GemmView, G: number, alpha: number
     heads: extra.heads ?? 1,
     sMaskG: extra.mask?.sg ?? 0,
     sMaskR: extra.mask?.sr ?? 0,
+    biasGrad: extra.biasGrad ?? false,
+    maskGrad: extra.maskGrad ?? false,
   };
-  return tf.engine().runKernel(KERNEL_NAME, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+  const out = tf.engine().runKernel(KERNEL_NAME, inputs, attrs as unknown as tf.NamedAttrMap);
+  return (Array.isArray(out) ? out : [out]) as tf.Tensor3D[];
 }
 
 type GemmAttrs = {
@@ -540,7 +579,19 @@ type GemmAttrs = {
   heads: number;
   sMaskG: number;
   sMaskR: number;
+  biasGrad: boolean;
+  maskGrad: boolean;
 };
+
+/** Output shapes of a kernel call: `[G, n, m]`, then for dsm the requested gradient accumulators. */
+function outputShapes(a: GemmAttrs): number[][] {
+  const shapes = [[a.G, a.n, a.m]];
+  if (a.kind === 'dsm') {
+    if (a.biasGrad) shapes.push([a.nB, a.n, a.m]);
+    if (a.maskGrad) shapes.push([a.nMk, a.n, a.m]);
+  }
+  return shapes;
+}
 
 // ============================================================================================
 // tfjs kernel glue (wasm: shared heap; cpu: private memory)
@@ -599,14 +650,14 @@ function scratchFloats(a: GemmAttrs): number {
 function callKernel(
   ex: KernelExports,
   a: GemmAttrs,
-  ptr: { a: number; b: number; out: number; scratch: number; bias: number; mask: number; probs: number },
+  ptr: { a: number; b: number; out: number[]; scratch: number; bias: number; mask: number; probs: number },
 ): void {
   const mp = (a.m + 7) & ~7;
   const zero = ptr.scratch + (a.k * mp + 4 * mp) * 4;
   const common = [
     ptr.a,
     ptr.b,
-    ptr.out,
+    ptr.out[0],
     a.G,
     a.n,
     a.k,
@@ -626,7 +677,11 @@ function callKernel(
     const mask = ptr.mask >= 0 ? [ptr.mask, a.nMk, a.heads, a.sMaskG, a.sMaskR] : [zero, 1, 1, 0, 0];
     ex.attn(...common, a.alpha, ...bias, ...mask);
   } else {
-    ex.dsm(...common, ptr.probs);
+    // gradient accumulators [nB|nMk, n, m]; an absent one accumulates into the scratch row (stride 0)
+    let o = 1;
+    const bias = a.biasGrad ? [ptr.out[o++], a.nB, a.n * a.m, a.m] : [zero, 1, 0, 0];
+    const mask = a.maskGrad ? [ptr.out[o++], a.nMk, a.heads, a.n * a.m, a.m] : [zero, 1, 1, 0, 0];
+    ex.dsm(...common, ptr.probs, ...bias, ...mask);
   }
 }
 
@@ -650,27 +705,33 @@ function wasmKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; att
     ex = instantiate(memory);
     wasmInstances.set(be, ex);
   }
-  const outBytes = a.G * a.n * a.m * 4;
-  checkInt32(a, outBytes);
-  const out = be.makeOutput([a.G, a.n, a.m], 'float32');
+  const shapes = outputShapes(a);
+  checkInt32(
+    a,
+    shapes.reduce((n, s) => n + s[0] * s[1] * s[2] * 4, 0),
+  );
+  const outs = shapes.map((s) => be.makeOutput(s, 'float32'));
   const nScratch = scratchFloats(a);
   const scratch = be.makeOutput([nScratch], 'float32');
   const off = (t: tf.TensorInfo | undefined) => (t ? be.dataIdMap.get(t.dataId).memoryOffset : -1);
   const scratchOff = off(scratch);
-  // zero row (used in place of an absent bias / mask)
+  // zero row (used in place of an absent bias / mask) and zeroed gradient accumulators
   new Float32Array(memory.buffer, scratchOff, nScratch).fill(0);
+  for (let i = 1; i < outs.length; i++) {
+    new Float32Array(memory.buffer, off(outs[i]), shapes[i][0] * shapes[i][1] * shapes[i][2]).fill(0);
+  }
   const ins = args.inputs;
   callKernel(ex, a, {
     a: off(ins.a),
     b: off(ins.b),
-    out: off(out),
+    out: outs.map(off),
     scratch: scratchOff,
     bias: off(ins.bias),
     mask: off(ins.mask),
     probs: off(ins.probs),
   });
   be.disposeData(scratch.dataId);
-  return out;
+  return outs.length === 1 ? outs[0] : outs;
 }
 
 let cpuState: { memory: WebAssembly.Memory; ex: KernelExports } | null = null;
@@ -702,8 +763,9 @@ function cpuKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attr
     values[nm] = be.readSync(t.dataId) as Float32Array;
     offsets[nm] = alloc(values[nm].length);
   }
-  const outFloats = a.G * a.n * a.m;
-  const outOff = alloc(outFloats);
+  const shapes = outputShapes(a);
+  const sizes = shapes.map((sh) => sh[0] * sh[1] * sh[2]);
+  const outOffs = sizes.map((n) => alloc(n));
   const nScratch = scratchFloats(a);
   const scratchOff = alloc(nScratch);
   checkInt32(a, top);
@@ -711,17 +773,20 @@ function cpuKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attr
   const heap = new Float32Array(memory.buffer);
   for (const nm of names) if (values[nm]) heap.set(values[nm], offsets[nm] / 4);
   heap.fill(0, scratchOff / 4, scratchOff / 4 + nScratch);
+  for (let i = 1; i < sizes.length; i++) heap.fill(0, outOffs[i] / 4, outOffs[i] / 4 + sizes[i]);
   callKernel(ex, a, {
     a: offsets.a,
     b: offsets.b,
-    out: outOff,
+    out: outOffs,
     scratch: scratchOff,
     bias: offsets.bias,
     mask: offsets.mask,
     probs: offsets.probs,
   });
-  const result = new Float32Array(memory.buffer, outOff, outFloats).slice();
-  return be.makeTensorInfo([a.G, a.n, a.m], 'float32', result);
+  const outs = shapes.map((sh, i) =>
+    be.makeTensorInfo(sh, 'float32', new Float32Array(memory.buffer, outOffs[i], sizes[i]).slice()),
+  );
+  return outs.length === 1 ? outs[0] : outs;
 }
 
 let registered = false;
@@ -1081,11 +1146,11 @@ function genGemm(kind: GemmKind): Fn {
       ? [...common, F32]
       : kind === 'attn'
         ? [...common, F32, I32, I32, I32, I32, I32, I32, I32, I32, I32]
-        : [...common, I32];
+        : [...common, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
   const f = new Fn(kind, params);
   const [pa, pb, pout, G, n, k, m, sAg, sAr, sAc, sBg, sBr, sBc, scratch] = common.map((_, i) => i);
   const alpha = 14;
-  // attn params
+  // attn: bias / mask inputs; dsm: dBias / dMask accumulators (same geometry)
   const [biasP, nB, sBiasG, sBiasR, maskP, nMk, heads, sMaskG, sMaskR] = [15, 16, 17, 18, 19, 20, 21, 22, 23];
   const probsP = 14;
 
@@ -1228,7 +1293,7 @@ function genGemm(kind: GemmKind): Fn {
         f.get(g).get(n).op(OP.i32Mul).get(i0).op(OP.i32Add).get(q).op(OP.i32Add).get(m).op(OP.i32Mul);
         f.i32(4).op(OP.i32Mul).tee(prow).get(pout).op(OP.i32Add).set(orow);
         if (kind === 'bmm') emitScaleCopy(f, tq, orow, m4, m, j, alpha);
-        else if (kind === 'attn') {
+        else {
           // brow = bias + ((g % nB) * sBiasG + i * sBiasR) * 4, mrow likewise with (g / heads) % nMk
           f.get(g).get(nB).op(OP.i32RemU).get(sBiasG).op(OP.i32Mul);
           f.get(i0).get(q).op(OP.i32Add).get(sBiasR).op(OP.i32Mul).op(OP.i32Add);
@@ -1236,13 +1301,31 @@ function genGemm(kind: GemmKind): Fn {
           f.get(g).get(heads).op(OP.i32DivU).get(nMk).op(OP.i32RemU).get(sMaskG).op(OP.i32Mul);
           f.get(i0).get(q).op(OP.i32Add).get(sMaskR).op(OP.i32Mul).op(OP.i32Add);
           f.i32(4).op(OP.i32Mul).get(maskP).op(OP.i32Add).set(mrow);
-          emitSoftmaxRow(f, {
-            ...{ tq, orow, brow, mrow, m, m4, m4up, j, alpha, src },
-            ...{ vx, vacc, vfx, vr, vp, vs, sx, sacc, sx2: stot },
-          });
-        } else {
-          f.get(prow).get(probsP).op(OP.i32Add).set(prow);
-          emitSoftmaxBackwardRow(f, { tq, orow, prow, m, m4, j, src, vx, vacc, vs, sx, sacc, stot });
+          if (kind === 'attn') {
+            emitSoftmaxRow(f, {
+              ...{ tq, orow, brow, mrow, m, m4, m4up, j, alpha, src },
+              ...{ vx, vacc, vfx, vr, vp, vs, sx, sacc, sx2: stot },
+            });
+          } else {
+            f.get(prow).get(probsP).op(OP.i32Add).set(prow);
+            emitSoftmaxBackwardRow(f, {
+              tq,
+              orow,
+              prow,
+              brow,
+              mrow,
+              m,
+              m4,
+              j,
+              src,
+              vx,
+              vacc,
+              vs,
+              sx,
+              sacc,
+              stot,
+            });
+          }
         }
       });
     });
@@ -1543,6 +1626,8 @@ function emitSoftmaxBackwardRow(
     tq: number;
     orow: number;
     prow: number;
+    brow: number;
+    mrow: number;
     m: number;
     m4: number;
     j: number;
@@ -1555,7 +1640,7 @@ function emitSoftmaxBackwardRow(
     stot: number;
   },
 ) {
-  const { tq, orow, prow, m, m4, j, vacc, vs, sacc, stot } = l;
+  const { tq, orow, prow, brow, mrow, m, m4, j, vx, vacc, vs, sx, sacc, stot } = l;
   const addr = (base: number) => f.get(base).get(j).i32(4).op(OP.i32Mul).op(OP.i32Add);
   f.vConst(0).set(vacc);
   f.forRange(j, 0, m4, 4, () => {
@@ -1577,10 +1662,15 @@ function emitSoftmaxBackwardRow(
   );
   f.hReduce(vacc, OP.f32Add);
   f.get(sacc).op(OP.f32Add).tee(stot).simd(SIMD.f32x4Splat).set(vs);
+  // dS = P (dP - s), also accumulated into the dBias and dMask rows of this group
   f.forRange(j, 0, m4, 4, () => {
     addr(orow);
     addr(prow).vLoad();
-    addr(tq).vLoad().get(vs).simd(SIMD.f32x4Sub).simd(SIMD.f32x4Mul).vStore();
+    addr(tq).vLoad().get(vs).simd(SIMD.f32x4Sub).simd(SIMD.f32x4Mul).tee(vx).vStore();
+    addr(brow).tee(l.src);
+    f.get(l.src).vLoad().get(vx).simd(SIMD.f32x4Add).vStore();
+    addr(mrow).tee(l.src);
+    f.get(l.src).vLoad().get(vx).simd(SIMD.f32x4Add).vStore();
   });
   f.forRange(
     j,
@@ -1590,7 +1680,11 @@ function emitSoftmaxBackwardRow(
     () => {
       addr(orow);
       addr(prow).f32Load();
-      addr(tq).f32Load().get(stot).op(OP.f32Sub).op(OP.f32Mul).f32Store();
+      addr(tq).f32Load().get(stot).op(OP.f32Sub).op(OP.f32Mul).tee(sx).f32Store();
+      addr(brow).tee(l.src);
+      f.get(l.src).f32Load().get(sx).op(OP.f32Add).f32Store();
+      addr(mrow).tee(l.src);
+      f.get(l.src).f32Load().get(sx).op(OP.f32Add).f32Store();
     },
   );
 }
