@@ -11,7 +11,7 @@ const dirs = ['packages', 'apps'].flatMap((top) =>
     .map((d) => ({ dir: `${top}/${d.name}`, name: d.name, include: ['src/**/*.test.ts'] })),
 );
 // The docs' runnable examples run in Node too, so the pages cannot show broken code.
-dirs.push({ dir: 'docs', name: 'docs', include: ['examples/**/*.test.ts'] });
+dirs.push({ dir: 'docs', name: 'docs', include: ['examples/**/*.test.ts', 'e2e/**/*.test.ts'] });
 
 export default defineConfig({
   test: {
