@@ -8,7 +8,16 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fixturesDir, listFixtures, tf } from '@swin/testing';
-import { type FixtureResult, formatNumber, formatResult, formatSummary, runFixture } from './runner.js';
+import { HANDLERS } from './handlers/index.js';
+import {
+  type FixtureResult,
+  formatNumber,
+  formatResult,
+  formatSummary,
+  type Handler,
+  type RunOptions,
+  runFixture,
+} from './runner.js';
 
 const BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const;
 const USAGE = `usage: pnpm parity [--backend ${BACKENDS.join('|')}] [--verbose] [<file.safetensors>...]
@@ -58,12 +67,16 @@ function resolveFile(arg: string): string {
 
 async function initBackend(name: string): Promise<void> {
   if (name === 'webgpu' && !tf.findBackendFactory('webgpu')) {
+    // Node: navigator.gpu from Dawn (the `webgpu` npm package), then the tfjs backend and the fused Swin kernels
+    const { setupNodeWebGPU, registerSwinWebGPUKernels } = await import('@swin/webgpu');
+    await setupNodeWebGPU();
     const pkg = '@tensorflow/tfjs-backend-webgpu';
     try {
       await import(/* @vite-ignore */ pkg);
     } catch (e) {
       throw new Error(`${pkg} is not installed or failed to load (${(e as Error).message})`);
     }
+    registerSwinWebGPUKernels();
   }
   let ok = false;
   try {
@@ -73,6 +86,26 @@ async function initBackend(name: string): Promise<void> {
   }
   if (!ok) throw new Error(`tfjs could not initialise the '${name}' backend in this environment`);
   await tf.ready();
+}
+
+/**
+ * On webgpu, tfjs's synchronous read-back (which the comparison uses) goes through an OffscreenCanvas that
+ * Node lacks: hand the runner host copies of the outputs instead.
+ */
+function withHostOutputs(h: Handler): Handler {
+  return {
+    ...h,
+    async run(fx) {
+      const out = await h.run(fx);
+      const owned = new Set<tf.Tensor>(Object.values({ ...fx.stateDict, ...fx.inputs, ...fx.expected }));
+      const copies: Record<string, tf.Tensor> = {};
+      for (const [k, t] of Object.entries(out)) {
+        copies[k] = tf.tensor(await t.data(), t.shape, t.dtype);
+        if (!owned.has(t) && !t.isDisposed) t.dispose();
+      }
+      return copies;
+    },
+  };
 }
 
 async function main(): Promise<number> {
@@ -102,8 +135,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const results: FixtureResult[] = [];
+  const opts: RunOptions = args.backend === 'webgpu' ? { handlers: HANDLERS.map(withHostOutputs) } : {};
   for (const file of files) {
-    const r = await runFixture(file, args.backend);
+    const r = await runFixture(file, args.backend, opts);
     results.push(r);
     console.log(formatResult(r));
     if (args.verbose) {

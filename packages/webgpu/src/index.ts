@@ -5,6 +5,7 @@ export {
   SWIN_WINDOW_ATTENTION,
   type WindowAttentionAttrs,
 } from './names.js';
+export { type NodeWebGPUOptions, setupNodeWebGPU } from './node-setup.js';
 export { type FusedWindowAttentionOptions, fusedWindowAttention } from './ops.js';
 export {
   hasSwinKernel,
