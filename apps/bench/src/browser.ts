@@ -47,7 +47,11 @@ export async function runInBrowser(
     log(`browser: serving ${url}page.html, launching ${chromiumPath}`);
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_FLAGS });
     const page = await browser.newPage();
-    page.on('console', (m) => log(`[page] ${m.text()}`));
+    page.on('console', (m) => {
+      const text = m.text();
+      if (text.startsWith('[vite]') || text.includes('GL Driver Message')) return;
+      log(`[page] ${text}`);
+    });
     page.on('pageerror', (e) => log(`[page error] ${e.message}`));
     await page.goto(`${url}page.html`);
     await page.waitForFunction(() => window.__swinBench !== undefined, null, { timeout: 180_000 });

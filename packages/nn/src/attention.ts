@@ -1693,3 +1693,83 @@ function emitSoftmaxBackwardRow(
 export function attentionKernelModuleBytes(sharedMemory = false): Uint8Array<ArrayBuffer> {
   return buildKernelModule(sharedMemory);
 }
+
+/**
+ * Opt-in, global: replaces tfjs-wasm's `BatchMatMul` kernel so that batched (batch > 1) and transposed
+ * float32 products run in this module's SIMD kernel (transposes are read strided, for free), including
+ * the ones inside tfjs's own gradients; batch-1 untransposed products keep going to XNNPACK. Broadcasts
+ * other than "same batch" or "one side has batch 1" also keep the original kernel. Needs the wasm
+ * backend registered and WebAssembly SIMD. Returns a function that restores the original kernel.
+ */
+export function useFastWasmBatchMatMul(): () => void {
+  const orig = tf.getKernel('BatchMatMul', 'wasm');
+  if (!orig) throw new Error('useFastWasmBatchMatMul: no BatchMatMul kernel registered for the wasm backend');
+  if (!simdSupported()) throw new Error('useFastWasmBatchMatMul: this WebAssembly engine has no SIMD');
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const outerA = a.shape.slice(0, -2);
+    const outerB = b.shape.slice(0, -2);
+    const Ga = outerA.reduce((x, y) => x * y, 1);
+    const Gb = outerB.reduce((x, y) => x * y, 1);
+    const sameOuter = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
+    const simple = sameOuter || Ga === 1 || Gb === 1;
+    const [a1, a2] = a.shape.slice(-2);
+    const [b1, b2] = b.shape.slice(-2);
+    const n = transposeA ? a2 : a1;
+    const k = transposeA ? a1 : a2;
+    const m = transposeB ? b1 : b2;
+    const plain = !transposeA && !transposeB && Ga === 1 && Gb === 1;
+    if (
+      plain ||
+      !simple ||
+      a.dtype !== 'float32' ||
+      b.dtype !== 'float32' ||
+      n * k * m === 0 ||
+      ra < 2 ||
+      rb < 2
+    ) {
+      return orig.kernelFunc(args);
+    }
+    const G = Math.max(Ga, Gb);
+    const attrs: GemmAttrs = {
+      kind: 'bmm',
+      G,
+      n,
+      k,
+      m,
+      sAg: Ga === 1 ? 0 : a1 * a2,
+      sAr: transposeA ? 1 : a2,
+      sAc: transposeA ? a2 : 1,
+      sBg: Gb === 1 ? 0 : b1 * b2,
+      sBr: transposeB ? 1 : b2,
+      sBc: transposeB ? b2 : 1,
+      alpha: 1,
+      nB: 1,
+      sBiasG: 0,
+      sBiasR: 0,
+      nMk: 1,
+      heads: 1,
+      sMaskG: 0,
+      sMaskR: 0,
+      biasGrad: false,
+      maskGrad: false,
+    };
+    const out = wasmKernel({
+      inputs: { a, b },
+      backend: args.backend,
+      attrs: attrs as unknown as tf.NamedAttrMap,
+    });
+    const info = (Array.isArray(out) ? out[0] : out) as { shape: number[] };
+    info.shape = [...tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB), n, m];
+    return info as tf.TensorInfo;
+  };
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ ...orig, kernelFunc });
+  return () => {
+    tf.unregisterKernel('BatchMatMul', 'wasm');
+    tf.registerKernel(orig);
+  };
+}
