@@ -60,6 +60,15 @@ export const webgpuBrowserProject: TestProjectInlineConfiguration = {
       ),
     },
   },
+  // pre-bundled up front: a dependency discovered mid-run makes Vite reload the page under a running test
+  optimizeDeps: {
+    include: [
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-core',
+      '@tensorflow/tfjs-backend-webgpu',
+      '@tensorflow/tfjs-backend-wasm',
+    ],
+  },
   test: {
     name: 'webgpu-browser',
     root: resolve(repoRoot, 'packages/webgpu'),
