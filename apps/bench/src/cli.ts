@@ -41,6 +41,7 @@ async function main(): Promise<number> {
     batches: opts.explicit.batches ? opts.batches : [1],
     modes: opts.modes,
     timing: { warmup: opts.warmup, runs: opts.runs, budgetMs: opts.budgetSec * 1000, profile: opts.profile },
+    fastBmm: opts.fastBmm,
   }));
   const records: BenchRecord[] = [];
   const browserPlans: SuitePlan[] = [];

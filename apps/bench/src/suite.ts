@@ -3,6 +3,8 @@ import { benchShiftPartition, benchWindowAttention } from './micro.js';
 import { type BenchModel, createModel } from './models.js';
 import type { ModelCase } from './plan.js';
 import { type BenchRecord, type Mode, makeRecord, skippedRecord } from './records.js';
+// TODO(lead): import from '@swin/nn' once packages/nn/src/index.ts exports attention.ts
+import { useFastWasmBatchMatMul } from '../../../packages/nn/src/attention.ts';
 import { benchModel, type Log, measureMatmul, switchBackend, type TimingConfig, tf } from './runner.js';
 
 /** Serializable description of one backend's work (passed to the browser page as JSON). */
@@ -15,6 +17,8 @@ export interface SuitePlan {
   batches: number[];
   modes: Mode[];
   timing: { warmup: number; runs: number; budgetMs: number; profile: boolean };
+  /** wasm only: install useFastWasmBatchMatMul for the duration of the suite */
+  fastBmm?: boolean;
 }
 
 function errorText(e: unknown): string {
@@ -32,6 +36,26 @@ export async function runSuite(plan: SuitePlan, log: Log): Promise<BenchRecord[]
     if (!plan.micro) for (const c of plan.cases) records.push(skippedRecord(c, status));
     return records;
   }
+  let restore: (() => void) | null = null;
+  if (plan.fastBmm && backend === 'wasm') {
+    restore = useFastWasmBatchMatMul();
+    log('wasm: BatchMatMul replaced by the SIMD kernel for batched / transposed products (--fast-bmm)');
+  }
+  try {
+    return await runInstalled(plan, cfg, log, records, restore !== null);
+  } finally {
+    restore?.();
+  }
+}
+
+async function runInstalled(
+  plan: SuitePlan,
+  cfg: TimingConfig,
+  log: Log,
+  records: BenchRecord[],
+  fastBmm: boolean,
+): Promise<BenchRecord[]> {
+  const { backend } = plan;
   let matmul: number | null = null;
   try {
     matmul = await measureMatmul(cfg);
@@ -79,6 +103,7 @@ export async function runSuite(plan: SuitePlan, log: Log): Promise<BenchRecord[]
           macs: macs === null ? null : macs * c.batch,
           matmulGflops: matmul,
           peakBytes: t.peakBytes,
+          variant: fastBmm ? 'fast-bmm' : undefined,
         });
         log(`${label}: p50 ${rec.p50_ms} ms (${rec.runs} runs), ${rec.gflops ?? '-'} GFLOP/s`);
         records.push(rec);
