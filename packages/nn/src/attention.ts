@@ -992,6 +992,13 @@ class Fn {
     this.inc(i, step);
     this.op(OP.br, 0, OP.end, OP.end);
   }
+  /** while (ptr < end) body (unsigned compare; the body advances ptr) */
+  whileLt(ptr: number, end: number, body: () => void) {
+    this.op(OP.block, 0x40, OP.loop, 0x40);
+    this.get(ptr).get(end).op(0x4f /* i32.ge_u */, OP.brIf, 1);
+    body();
+    this.op(OP.br, 0, OP.end, OP.end);
+  }
   /** do { body } while (--counter != 0); counter must start > 0 */
   countDown(counter: number, body: () => void) {
     this.op(OP.loop, 0x40);
@@ -1305,6 +1312,7 @@ function genGemm(kind: GemmKind): Fn {
             emitSoftmaxRow(f, {
               ...{ tq, orow, brow, mrow, m, m4, m4up, j, alpha, src },
               ...{ vx, vacc, vfx, vr, vp, vs, sx, sacc, sx2: stot },
+              ...{ pt: pr[0], pb: pr[1], pm: pr[2], po: pr[3], pend: cnt, vscale: vb0 },
             });
           } else {
             f.get(prow).get(probsP).op(OP.i32Add).set(prow);
@@ -1546,77 +1554,89 @@ interface SoftmaxLocals {
   sx: number;
   sacc: number;
   sx2: number;
+  pt: number;
+  pb: number;
+  pm: number;
+  po: number;
+  pend: number;
+  vscale: number;
 }
 
 /** One softmax row: T = scale*T + bias + mask (j < m); max; exp; sum; out = e * (1 / sum). */
 function emitSoftmaxRow(f: Fn, l: SoftmaxLocals) {
-  const { tq, orow, brow, mrow, m, m4, m4up, j, alpha, src, vx, vacc, vfx, vr, vp, vs, sx, sacc, sx2 } = l;
-  const addr = (base: number) => f.get(base).get(j).i32(4).op(OP.i32Mul).op(OP.i32Add);
-  // pass 1: logits and running max
+  const { tq, orow, brow, mrow, m, m4, m4up, alpha, vx, vacc, vfx, vr, vp, vs, sx, sacc, sx2 } = l;
+  const { pt, pb, pm, po, pend, vscale } = l;
+  const bump =
+    (...ptrs: number[]) =>
+    (step: number) => {
+      for (const p of ptrs) f.inc(p, step);
+    };
+  const endAt = (count: number) => f.get(tq).get(count).i32(4).op(OP.i32Mul).op(OP.i32Add).set(pend);
+  f.get(alpha).simd(SIMD.f32x4Splat).set(vscale);
+  // pass 1: logits = scale * T + bias + mask (in place) and their running max
   f.vConst(Number.NEGATIVE_INFINITY).set(vacc);
-  f.forRange(j, 0, m4, 4, () => {
-    addr(tq).tee(src);
-    f.get(src).vLoad().get(alpha).simd(SIMD.f32x4Splat).simd(SIMD.f32x4Mul);
-    addr(brow).vLoad().simd(SIMD.f32x4Add);
-    addr(mrow).vLoad().simd(SIMD.f32x4Add).tee(vx).vStore();
+  f.get(tq).set(pt);
+  f.get(brow).set(pb);
+  f.get(mrow).set(pm);
+  endAt(m4);
+  f.whileLt(pt, pend, () => {
+    f.get(pt);
+    f.get(pt).vLoad().get(vscale).simd(SIMD.f32x4Mul);
+    f.get(pb).vLoad().simd(SIMD.f32x4Add);
+    f.get(pm).vLoad().simd(SIMD.f32x4Add).tee(vx).vStore();
     f.get(vacc).get(vx).simd(SIMD.f32x4Max).set(vacc);
+    bump(pt, pb, pm)(16);
   });
   f.f32(Number.NEGATIVE_INFINITY).set(sacc);
-  f.forRange(
-    j,
-    () => f.get(m4),
-    m,
-    1,
-    () => {
-      addr(tq).tee(src);
-      f.get(src).f32Load().get(alpha).op(OP.f32Mul);
-      addr(brow).f32Load().op(OP.f32Add);
-      addr(mrow).f32Load().op(OP.f32Add).tee(sx).f32Store();
-      f.get(sacc).get(sx).op(OP.f32Max).set(sacc);
-    },
-  );
-  // padding lanes m..m4up: -inf (exp -> ~0)
-  f.forRange(
-    j,
-    () => f.get(m),
-    m4up,
-    1,
-    () => {
-      addr(tq).f32(Number.NEGATIVE_INFINITY).f32Store();
-    },
-  );
+  endAt(m);
+  f.whileLt(pt, pend, () => {
+    f.get(pt);
+    f.get(pt).f32Load().get(alpha).op(OP.f32Mul);
+    f.get(pb).f32Load().op(OP.f32Add);
+    f.get(pm).f32Load().op(OP.f32Add).tee(sx).f32Store();
+    f.get(sacc).get(sx).op(OP.f32Max).set(sacc);
+    bump(pt, pb, pm)(4);
+  });
+  // padding lanes m..m4up: -inf (exp -> 0)
+  endAt(m4up);
+  f.whileLt(pt, pend, () => {
+    f.get(pt).f32(Number.NEGATIVE_INFINITY).f32Store();
+    f.inc(pt, 4);
+  });
   f.get(sacc);
   f.hReduce(vacc, OP.f32Max);
   f.op(OP.f32Max).simd(SIMD.f32x4Splat).set(vs);
-  // pass 2: e = exp(x - max), sum
+  // pass 2: e = exp(x - max) in place, and their sum
   f.vConst(0).set(vacc);
-  f.forRange(j, 0, m4up, 4, () => {
-    addr(tq).tee(src).vLoad().get(vs).simd(SIMD.f32x4Sub).set(vx);
-    f.get(src);
+  f.get(tq).set(pt);
+  f.whileLt(pt, pend, () => {
+    f.get(pt).vLoad().get(vs).simd(SIMD.f32x4Sub).set(vx);
+    f.get(pt);
     emitExp(f, vx, vfx, vr, vp);
     f.tee(vx).vStore();
     f.get(vacc).get(vx).simd(SIMD.f32x4Add).set(vacc);
+    f.inc(pt, 16);
   });
   f.hReduce(vacc, OP.f32Add);
   f.set(sx);
   f.f32(1).get(sx).op(OP.f32Div).tee(sx).simd(SIMD.f32x4Splat).set(vs);
-  // pass 3: out = e * (1 / sum)
-  f.forRange(j, 0, m4, 4, () => {
-    addr(orow);
-    addr(tq).vLoad().get(vs).simd(SIMD.f32x4Mul).tee(vx);
+  // pass 3: out = e * (1 / sum), results below FLT_MIN flushed to 0
+  f.get(tq).set(pt);
+  f.get(orow).set(po);
+  endAt(m4);
+  f.whileLt(pt, pend, () => {
+    f.get(po);
+    f.get(pt).vLoad().get(vs).simd(SIMD.f32x4Mul).tee(vx);
     f.get(vx).vConst(FLT_MIN).simd(SIMD.f32x4Lt).simd(SIMD.v128AndNot).vStore();
+    bump(pt, po)(16);
   });
-  f.forRange(
-    j,
-    () => f.get(m4),
-    m,
-    1,
-    () => {
-      addr(orow);
-      addr(tq).f32Load().get(sx).op(OP.f32Mul).set(sx2);
-      f.f32(0).get(sx2).get(sx2).f32(FLT_MIN).op(OP.f32Lt).op(OP.select).f32Store();
-    },
-  );
+  endAt(m);
+  f.whileLt(pt, pend, () => {
+    f.get(po);
+    f.get(pt).f32Load().get(sx).op(OP.f32Mul).set(sx2);
+    f.f32(0).get(sx2).get(sx2).f32(FLT_MIN).op(OP.f32Lt).op(OP.select).f32Store();
+    bump(pt, po)(4);
+  });
 }
 
 /** One row of the softmax backward: s = sum_j P dP; out = P * (dP - s). T holds dP. */
