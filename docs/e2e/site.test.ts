@@ -64,12 +64,12 @@ describe.runIf(existsSync(CHROMIUM))('docs site in headless Chromium', () => {
       await tab.click(`button[data-example="${name}"]`);
       const out = tab.locator(`pre[data-output="${name}"]`);
       await expect
-        .poll(async () => (await out.count()) > 0 && /done in|Error/.test(await out.innerText()), {
+        .poll(async () => (await out.count()) > 0 && /done in|Error/.test((await out.textContent()) ?? ''), {
           timeout: 120_000,
           interval: 250,
         })
         .toBe(true);
-      const text = await out.innerText();
+      const text = (await out.textContent()) ?? '';
       expect(text).not.toMatch(/Error/);
       expect(text).toMatch(expected);
     } finally {

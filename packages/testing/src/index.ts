@@ -1,3 +1,3 @@
 export * from './backend.js';
-export * from './leaks.js';
 export * from './fixtures.js';
+export * from './leaks.js';

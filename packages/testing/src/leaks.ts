@@ -10,7 +10,8 @@ export async function expectNoLeak<T>(fn: () => T | Promise<T>, label = 'operati
   const dispose = (r: unknown) => {
     if (r instanceof tf.Tensor) r.dispose();
     else if (Array.isArray(r)) for (const x of r) dispose(x);
-    else if (r && typeof r === 'object') for (const x of Object.values(r)) if (x instanceof tf.Tensor) x.dispose();
+    else if (r && typeof r === 'object')
+      for (const x of Object.values(r)) if (x instanceof tf.Tensor) x.dispose();
   };
   dispose(await fn());
   const before = tf.memory().numTensors;
