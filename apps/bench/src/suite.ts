@@ -1,10 +1,11 @@
 /** Runs everything planned for ONE backend (in Node or in the browser page). */
+
+// TODO(lead): import from '@swin/nn' once packages/nn/src/index.ts exports attention.ts
+import { useFastWasmBatchMatMul } from '../../../packages/nn/src/attention.ts';
 import { benchShiftPartition, benchWindowAttention } from './micro.js';
 import { type BenchModel, createModel } from './models.js';
 import type { ModelCase } from './plan.js';
 import { type BenchRecord, type Mode, makeRecord, skippedRecord } from './records.js';
-// TODO(lead): import from '@swin/nn' once packages/nn/src/index.ts exports attention.ts
-import { useFastWasmBatchMatMul } from '../../../packages/nn/src/attention.ts';
 import { benchModel, type Log, measureMatmul, switchBackend, type TimingConfig, tf } from './runner.js';
 
 /** Serializable description of one backend's work (passed to the browser page as JSON). */
