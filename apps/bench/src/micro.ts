@@ -2,14 +2,9 @@
  * Micro-benchmarks: Swin-T window attention (the attentionCore kernel vs plain tfjs ops vs the naive
  * formulation) and the shifted-window partition (fused gather vs roll + partition), per Swin-T stage.
  */
+
+import { type AttentionImpl, attentionCore, attentionKernelAvailable, naiveAttention } from '@swin/nn';
 import { cyclicShift, shiftedWindowPartition, windowPartition } from '@swin/window-ops';
-// TODO(lead): import from '@swin/nn' once packages/nn/src/index.ts exports attention.ts
-import {
-  type AttentionImpl,
-  attentionCore,
-  attentionKernelAvailable,
-  naiveAttention,
-} from '../../../packages/nn/src/attention.ts';
 import { attentionMacs, swinTAttentionShapes } from './plan.js';
 import { type BenchRecord, type Mode, makeRecord, skippedRecord } from './records.js';
 import { type Log, type TimingConfig, tf, timeSteps } from './runner.js';

@@ -1,7 +1,6 @@
 /** Runs everything planned for ONE backend (in Node or in the browser page). */
 
-// TODO(lead): import from '@swin/nn' once packages/nn/src/index.ts exports attention.ts
-import { useFastWasmBatchMatMul } from '../../../packages/nn/src/attention.ts';
+import { useFastWasmBatchMatMul } from '@swin/nn';
 import { benchShiftPartition, benchWindowAttention } from './micro.js';
 import { type BenchModel, createModel } from './models.js';
 import type { ModelCase } from './plan.js';

@@ -1,3 +1,4 @@
+export * from './attention.js';
 export * from './block.js';
 export * from './functional.js';
 export * from './init.js';
