@@ -3,11 +3,10 @@
  * / `shiftedWindowReverse` of `@swin/window-ops` and `attentionCore` of `@swin/nn`, forward and backward.
  */
 import '@tensorflow/tfjs-backend-webgpu';
+import { attentionCore, SWIN_WINDOW_ATTENTION as NN_ATTENTION_NAME } from '@swin/nn';
 import { tf } from '@swin/testing';
 import { shiftedWindowPartition, shiftedWindowReverse } from '@swin/window-ops';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-// attentionCore is not (yet) exported from the @swin/nn entry point
-import { attentionCore, SWIN_WINDOW_ATTENTION as NN_ATTENTION_NAME } from '../../nn/src/attention.js';
 import {
   registerSwinWebGPUKernels,
   SWIN_SHIFTED_WINDOW_PARTITION,
