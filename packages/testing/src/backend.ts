@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 
 // Silence tfjs's "install tfjs-node" banner (tfjs-node cannot be installed here; wasm is the fast backend).
-tf.env().set('IS_TEST', true);
+tf.env().set('PROD', true);
 
 /** Backends every numeric test runs on in Node. */
 export const NODE_BACKENDS = ['cpu', 'wasm'] as const;
