@@ -1,6 +1,18 @@
 import { expectNoLeak, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
 import { describe, expect, it } from 'vitest';
-import { conv2d, depthwiseConv2d, extractPatches, gelu, layerNorm, linear, matMul } from './functional.js';
+import {
+  conv2d,
+  depthwiseConv2d,
+  erf,
+  extractPatches,
+  gelu,
+  layerNorm,
+  linear,
+  matMul,
+  mergeHeads,
+  splitHeads,
+} from './functional.js';
+import { elementwiseKernelsAvailable } from './fused-kernels.js';
 
 function rand(shape: number[], seed: number): tf.Tensor {
   return tf.randomNormal(shape, 0, 1, 'float32', seed);
@@ -233,3 +245,282 @@ describe.each(NODE_BACKENDS)('matMul gradients without transpose flags on %s', (
     tf.dispose([a, b, r, ga, gb, ha, hb]);
   });
 });
+
+/** float64 erf: `2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1*3*...*(2n+1))` (positive terms, no cancellation). */
+function erf64(x: number): number {
+  const ax = Math.abs(x);
+  if (ax > 6) return Math.sign(x);
+  let term = ax;
+  let sum = ax;
+  for (let n = 1; n < 400; n++) {
+    term *= (2 * ax * ax) / (2 * n + 1);
+    sum += term;
+    if (term < 1e-17 * sum) break;
+  }
+  return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * Math.exp(-ax * ax) * sum;
+}
+
+/** Kernel names run by `fn` (through the engine). */
+function kernelsRun(fn: () => unknown): string[] {
+  const seen: string[] = [];
+  const engine = tf.engine() as unknown as { runKernel: (...a: unknown[]) => unknown };
+  const original = engine.runKernel.bind(engine);
+  engine.runKernel = (...a: unknown[]) => {
+    seen.push(a[0] as string);
+    return original(...a);
+  };
+  try {
+    tf.dispose(fn() as tf.Tensor);
+  } finally {
+    engine.runKernel = original;
+  }
+  return seen;
+}
+
+describe.each(NODE_BACKENDS)('fused kernels (erf, gelu, layerNorm, heads) on %s', (backend) => {
+  it('the kernels are available and used by default', async () => {
+    await useBackend(backend);
+    expect(elementwiseKernelsAvailable()).toBe(true);
+    const x = rand([3, 8], 1);
+    expect(kernelsRun(() => gelu(x))).toContain('SwinNnGelu');
+    expect(kernelsRun(() => gelu(x, { impl: 'tf' }))).not.toContain('SwinNnGelu');
+    expect(kernelsRun(() => layerNorm(x, null, null, 1e-5))).toContain('SwinNnLayerNorm');
+    expect(kernelsRun(() => erf(x))).toContain('SwinNnErf');
+    x.dispose();
+  });
+
+  it('erf is within 2e-7 of a float64 erf on a dense grid (and exact at 0, +-1 at +-inf, NaN kept)', async () => {
+    await useBackend(backend);
+    const n = 400_001;
+    const x = tf.linspace(-8, 8, n);
+    const xs = x.dataSync();
+    const y = erf(x).dataSync();
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(y[i] - erf64(xs[i])));
+    expect(worst).toBeLessThanOrEqual(2e-7);
+    const special = erf(tf.tensor1d([0, -0, 1e-30, -1e-30, Infinity, -Infinity, Number.NaN])).dataSync();
+    expect(Array.from(special.slice(0, 6))).toEqual(
+      [0, -0, 1e-30 * (2 / Math.sqrt(Math.PI)), -1e-30 * (2 / Math.sqrt(Math.PI)), 1, -1].map(Math.fround),
+    );
+    expect(Number.isNaN(special[6])).toBe(true);
+    x.dispose();
+  });
+
+  it('gelu and its gradient are within float32 rounding of float64 references over [-14, 14]', async () => {
+    await useBackend(backend);
+    const n = 200_003; // not a multiple of 4: the tail path runs too
+    const x = tf.linspace(-14, 14, n);
+    const xs = x.dataSync();
+    const y = gelu(x).dataSync();
+    const dy = tf
+      .grad((t: tf.Tensor) => gelu(t))(x)
+      .dataSync();
+    let worstY = 0;
+    let worstD = 0;
+    for (let i = 0; i < n; i++) {
+      const v = xs[i];
+      const phi = 0.5 * (1 + erf64(v / Math.SQRT2));
+      const ref = v * phi;
+      // erf within 2e-7 -> Phi within 1e-7 -> x Phi within 1e-7 |x|, plus one float32 rounding of the result
+      worstY = Math.max(
+        worstY,
+        Math.abs(y[i] - ref) / (1e-7 * Math.abs(v) + 2 ** -23 * Math.abs(ref) + 1e-30),
+      );
+      const dref = phi + (v * Math.exp((-v * v) / 2)) / Math.sqrt(2 * Math.PI);
+      worstD = Math.max(worstD, Math.abs(dy[i] - dref) / (1e-7 * (1 + Math.abs(v))));
+    }
+    expect(worstY).toBeLessThanOrEqual(1);
+    expect(worstD).toBeLessThanOrEqual(1);
+    // the left tail keeps its sign and relative size (no cancellation to 0 before float32 underflow)
+    const tail = gelu(tf.tensor1d([-5, -8, -10])).dataSync();
+    for (const [i, v] of [-5, -8, -10].entries()) {
+      const ref = v * 0.5 * erfcTail(-v / Math.SQRT2);
+      expect(Math.abs(tail[i] - ref) / Math.abs(ref)).toBeLessThan(1e-5);
+    }
+    x.dispose();
+  });
+
+  it('gelu, erf, layerNorm: kernel and tfjs-op paths agree, forward and gradients, no leaks', async () => {
+    await useBackend(backend);
+    for (const shape of [[7], [3, 5, 9], [2, 4, 96]]) {
+      const x = tf.mul(rand(shape, 2), 2.5);
+      const r = rand(shape, 3);
+      for (const [name, op] of [
+        ['gelu', gelu],
+        ['erf', erf],
+      ] as const) {
+        const loss = (impl: 'kernel' | 'tf') => (t: tf.Tensor) => tf.sum(tf.mul(op(t, { impl }), r));
+        expect(maxAbsDiff(op(x, { impl: 'kernel' }), op(x, { impl: 'tf' }))).toBeLessThan(1e-6);
+        expect(maxAbsDiff(tf.grad(loss('kernel'))(x), tf.grad(loss('tf'))(x))).toBeLessThan(2e-6);
+        await expectNoLeak(() => op(x), name);
+        await expectNoLeak(() => tf.grad(loss('kernel'))(x), `${name} gradient`);
+      }
+      tf.dispose([x, r]);
+    }
+    for (const [shape, withAffine] of [
+      [[5, 8], true],
+      [[2, 3, 96], true],
+      [[4, 12], false],
+    ] as const) {
+      const C = shape[shape.length - 1];
+      const x = tf.add(rand([...shape], 4), 3); // a mean far from 0
+      const w = rand([C], 5);
+      const b = rand([C], 6);
+      const r = rand([...shape], 7);
+      const [ww, bb] = withAffine ? [w, b] : [null, null];
+      const loss = (impl: 'kernel' | 'tf') => (a: tf.Tensor, g?: tf.Tensor, h?: tf.Tensor) =>
+        tf.sum(tf.mul(layerNorm(a, g ?? null, h ?? null, 1e-5, { impl }), r));
+      const inputs = withAffine ? [x, w, b] : [x];
+      expect(
+        maxAbsDiff(
+          layerNorm(x, ww, bb, 1e-5, { impl: 'kernel' }),
+          layerNorm(x, ww, bb, 1e-5, { impl: 'tf' }),
+        ),
+      ).toBeLessThan(2e-5);
+      const gk = tf.grads(loss('kernel'))(inputs);
+      const gt = tf.grads(loss('tf'))(inputs);
+      for (let i = 0; i < inputs.length; i++) {
+        const scale = Math.max(1, tf.max(tf.abs(gt[i])).dataSync()[0]);
+        expect(maxAbsDiff(gk[i], gt[i]) / scale).toBeLessThan(2e-5);
+      }
+      await expectNoLeak(() => layerNorm(x, ww, bb, 1e-5), 'layerNorm');
+      await expectNoLeak(() => tf.grads(loss('kernel'))(inputs), 'layerNorm gradient');
+      tf.dispose([x, w, b, r, ...gk, ...gt]);
+    }
+  });
+
+  it('layerNorm (kernel) matches a plain-JS reference; its eps is the one given', async () => {
+    await useBackend(backend);
+    const [R, C] = [6, 8];
+    const x = tf.mul(rand([R, C], 8), 1e-3); // tiny variance: eps matters
+    const w = rand([C], 9);
+    const b = rand([C], 10);
+    const xd = x.dataSync();
+    const [wd, bd] = [w.dataSync(), b.dataSync()];
+    for (const eps of [1e-5, 1e-6]) {
+      const y = layerNorm(x, w, b, eps, { impl: 'kernel' }).dataSync();
+      for (let r = 0; r < R; r++) {
+        const row = Array.from(xd.slice(r * C, r * C + C));
+        const m = row.reduce((a, c) => a + c, 0) / C;
+        const v = row.reduce((a, c) => a + (c - m) ** 2, 0) / C;
+        for (let i = 0; i < C; i++) {
+          const ref = ((row[i] - m) / Math.sqrt(v + eps)) * wd[i] + bd[i];
+          expect(Math.abs(y[r * C + i] - ref)).toBeLessThan(1e-5 * Math.max(1, Math.abs(ref)));
+        }
+      }
+    }
+    tf.dispose([x, w, b]);
+  });
+
+  it('splitHeads / mergeHeads move exactly the right elements; gradients equal the tfjs-op path', async () => {
+    await useBackend(backend);
+    for (const [B, N, P, H, D] of [
+      [3, 5, 3, 2, 4],
+      [2, 7, 1, 3, 8],
+      [1, 4, 3, 2, 3], // D % 4 != 0: tfjs-op path
+    ]) {
+      const x = rand([B, N, P * H * D], 11) as tf.Tensor3D;
+      const xd = x.dataSync();
+      const parts = splitHeads(x, P, H);
+      expect(parts.length).toBe(P);
+      for (const [p, t] of parts.entries()) {
+        expect(t.shape).toEqual([B * H, N, D]);
+        const td = t.dataSync();
+        for (let b = 0; b < B; b++)
+          for (let h = 0; h < H; h++)
+            for (let n = 0; n < N; n++)
+              for (let d = 0; d < D; d++) {
+                const want = xd[(b * N + n) * P * H * D + (p * H + h) * D + d];
+                expect(td[((b * H + h) * N + n) * D + d]).toBe(want);
+              }
+        const merged = mergeHeads(t, H);
+        expect(merged.shape).toEqual([B, N, H * D]);
+        const md = merged.dataSync();
+        for (let b = 0; b < B; b++)
+          for (let n = 0; n < N; n++)
+            for (let c = 0; c < H * D; c++)
+              expect(md[(b * N + n) * H * D + c]).toBe(xd[(b * N + n) * P * H * D + p * H * D + c]);
+        merged.dispose();
+      }
+      const rs = parts.map((_, i) => rand([B, N, H * D], 20 + i));
+      const loss = (impl: 'kernel' | 'tf') => (t: tf.Tensor) =>
+        tf.addN(
+          splitHeads(t as tf.Tensor3D, P, H, { impl: D % 4 === 0 ? impl : 'tf' }).map((q, i) =>
+            tf.sum(
+              tf.mul(mergeHeads(tf.square(q) as tf.Tensor3D, H, { impl: D % 4 === 0 ? impl : 'tf' }), rs[i]),
+            ),
+          ),
+        );
+      expect(maxAbsDiff(tf.grad(loss('kernel'))(x), tf.grad(loss('tf'))(x))).toBeLessThan(1e-5);
+      await expectNoLeak(() => splitHeads(x, P, H), 'splitHeads');
+      await expectNoLeak(() => mergeHeads(parts[0], H), 'mergeHeads');
+      await expectNoLeak(() => tf.grad(loss('kernel'))(x), 'splitHeads/mergeHeads gradient');
+      tf.dispose([x, ...parts, ...rs]);
+    }
+  });
+
+  it('linear with a bias: gradients of x, w and b equal tfjs autodiff of matMul + add, no transposed BatchMatMul', async () => {
+    await useBackend(backend);
+    const x = rand([2, 6, 5], 30);
+    const w = rand([5, 7], 31);
+    const b = rand([7], 32);
+    const r = rand([2, 6, 7], 33);
+    const mine = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(linear(a, c, d), r));
+    const ref = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+      tf.sum(tf.mul(tf.add(tf.reshape(tf.matMul(tf.reshape(a, [12, 5]), c), [2, 6, 7]), d), r));
+    const g = tf.grads(mine)([x, w, b]);
+    const h = tf.grads(ref)([x, w, b]);
+    for (let i = 0; i < 3; i++) expect(maxAbsDiff(g[i], h[i])).toBeLessThan(1e-4);
+    const transposed: boolean[] = [];
+    const engine = tf.engine() as unknown as { runKernel: (...a: unknown[]) => unknown };
+    const original = engine.runKernel.bind(engine);
+    engine.runKernel = (...a: unknown[]) => {
+      const attrs = a[2] as { transposeA?: boolean; transposeB?: boolean } | undefined;
+      if (a[0] === 'BatchMatMul' || a[0] === '_FusedMatMul')
+        transposed.push(Boolean(attrs?.transposeA || attrs?.transposeB));
+      return original(...a);
+    };
+    try {
+      tf.dispose(tf.grads(mine)([x, w, b]));
+    } finally {
+      engine.runKernel = original;
+    }
+    expect(transposed.length).toBeGreaterThan(0);
+    expect(transposed.filter(Boolean)).toEqual([]);
+    await expectNoLeak(() => linear(x, w, b), 'linear');
+    await expectNoLeak(() => tf.grads(mine)([x, w, b]), 'linear gradient');
+    expect(() => linear(x, w, tf.zeros([6]))).toThrow(/linear: bias has shape \[6\], expected \[7\]/);
+    tf.dispose([x, w, b, r, ...g, ...h]);
+  });
+
+  it('bad arguments get clear errors', async () => {
+    await useBackend(backend);
+    const x = tf.zeros([2, 6]);
+    expect(() => gelu(x, { impl: 'fast' as never })).toThrow(/gelu: impl must be 'auto', 'kernel' or 'tf'/);
+    expect(() => gelu(tf.zeros([2], 'int32'), { impl: 'kernel' })).toThrow(
+      /gelu: impl 'kernel' needs a non-empty float32/,
+    );
+    expect(() => layerNorm(x, null, null, 1e-5, { impl: 'kernel' })).toThrow(/layerNorm: impl 'kernel'/); // C = 6
+    expect(() => layerNorm(x, tf.ones([5]), null, 1e-5)).toThrow(
+      /layerNorm: weight has shape \[5\], expected \[6\]/,
+    );
+    expect(() => splitHeads(tf.zeros([1, 2, 10]) as tf.Tensor3D, 3, 2)).toThrow(
+      /splitHeads: 10 channels are not divisible by parts \* heads = 3 \* 2/,
+    );
+    expect(() => splitHeads(x as unknown as tf.Tensor3D, 1, 1)).toThrow(
+      /splitHeads: x must be \[B, N, P\*H\*D\]/,
+    );
+    expect(() => mergeHeads(tf.zeros([3, 2, 4]) as tf.Tensor3D, 2)).toThrow(
+      /mergeHeads: heads must be a positive integer dividing 3 groups/,
+    );
+    tf.disposeVariables();
+    x.dispose();
+  });
+});
+
+/** erfc(a) for a >= 4 by its continued fraction (float64), for the relative accuracy of GELU's left tail. */
+function erfcTail(a: number): number {
+  let f = 0;
+  for (let k = 60; k >= 1; k--) f = k / 2 / (a + f);
+  return Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + f);
+}

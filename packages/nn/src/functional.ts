@@ -1,4 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  elementwiseKernelsAvailable,
+  erfKernel,
+  geluGradKernel,
+  geluKernel,
+  headsToTokensKernel,
+  layerNormGradKernel,
+  layerNormKernel,
+  tokensToHeadsKernel,
+} from './fused-kernels.js';
+
+export { elementwiseKernelsAvailable } from './fused-kernels.js';
 
 /**
  * Stateless, differentiable building blocks. Every function works on cpu, wasm, webgl and webgpu,
@@ -50,7 +62,8 @@ function matMulTransposedA(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
 
 /**
  * `x @ w + b` over the last axis. x `[..., in]`, w `[in, out]` (internal layout), b `[out]` -> `[..., out]`.
- * Differentiable without transposed matMuls (see {@link matMul}).
+ * The bias is fused into the product (`tf.fused.matMul`: on tfjs-wasm XNNPACK adds it while writing the
+ * output, saving a broadcast-add pass). Differentiable without transposed matMuls (see {@link matMul}).
  */
 export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor | null): tf.Tensor {
   const inDim = w.shape[0] as number;
@@ -59,35 +72,226 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor | null): tf.Ten
       `linear: input has ${x.shape[x.rank - 1]} features (shape [${x.shape}]), expected ${inDim}`,
     );
   }
+  if (w.rank !== 2) throw new Error(`linear: weight must be 2-D [in, out], got shape [${w.shape}]`);
+  const outDim = w.shape[1] as number;
+  if (b && (b.rank !== 1 || b.shape[0] !== outDim)) {
+    throw new Error(`linear: bias has shape [${b.shape}], expected [${outDim}]`);
+  }
   return tf.tidy(() => {
     const flat = (x.rank === 2 ? x : tf.reshape(x, [-1, inDim])) as tf.Tensor2D;
-    const xw = matMul(flat, w as tf.Tensor2D);
-    const y = b ? tf.add(xw, b) : xw;
-    return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1] as number]);
+    const y = b ? affine(flat, w as tf.Tensor2D, b as tf.Tensor1D) : matMul(flat, w as tf.Tensor2D);
+    return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
   });
 }
 
-/** LayerNorm over the last axis (biased variance, like PyTorch). x `[..., C]`, weight/bias `[C]`. */
+/** `x @ w + b` for x `[M, K]`, w `[K, N]`, b `[N]` in one fused product; transpose-free gradients. */
+function affine(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, wi, bi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([xi, wi]);
+    return {
+      value: tf.fused.matMul({ a: xi, b: wi, bias: bi }),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const g = dy as tf.Tensor2D;
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        return [matMulTransposedB(g, ws), matMulTransposedA(xs, g), tf.sum(g, 0)];
+      },
+    };
+  });
+  return f(x, w, b) as tf.Tensor2D;
+}
+
+/**
+ * How {@link gelu} and {@link layerNorm} compute: `'kernel'` = the fused one-pass WebAssembly SIMD kernels
+ * (wasm and cpu backends, float32), `'tf'` = plain tfjs ops (every backend), `'auto'` (default) = the
+ * kernel where it is available, else tfjs ops. Both are differentiable and agree to float32 rounding.
+ */
+export type FusedImpl = 'auto' | 'kernel' | 'tf';
+
+function useFusedKernel(fn: string, impl: FusedImpl | undefined, x: tf.Tensor, extraOk = true): boolean {
+  const mode = impl ?? 'auto';
+  if (mode !== 'auto' && mode !== 'kernel' && mode !== 'tf') {
+    throw new Error(`${fn}: impl must be 'auto', 'kernel' or 'tf', got ${String(impl)}`);
+  }
+  if (mode === 'tf') return false;
+  const ok = extraOk && x.dtype === 'float32' && x.size > 0 && elementwiseKernelsAvailable();
+  if (mode === 'kernel' && !ok) {
+    throw new Error(
+      `${fn}: impl 'kernel' needs a non-empty float32 input on the cpu or wasm backend with WebAssembly SIMD` +
+        ` (got ${x.dtype} [${x.shape}] on '${tf.getBackend()}')`,
+    );
+  }
+  return ok;
+}
+
+/**
+ * LayerNorm over the last axis (biased variance, like PyTorch). x `[..., C]`, weight/bias `[C]` or null.
+ * On wasm / cpu with `C % 4 == 0` it runs one fused kernel per direction (see {@link FusedImpl}); the
+ * tfjs-op form is nine ops (passes over memory).
+ */
 export function layerNorm(
   x: tf.Tensor,
   weight: tf.Tensor | null,
   bias: tf.Tensor | null,
   eps: number,
+  opts: { impl?: FusedImpl } = {},
 ): tf.Tensor {
+  const C = x.shape[x.rank - 1] as number;
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
+    if (t && (t.rank !== 1 || t.shape[0] !== C)) {
+      throw new Error(
+        `layerNorm: ${name} has shape [${t.shape}], expected [${C}] (input shape [${x.shape}])`,
+      );
+    }
+  }
+  const kernelOk = x.rank >= 1 && C % 4 === 0 && [weight, bias].every((t) => !t || t.dtype === 'float32');
+  if (!useFusedKernel('layerNorm', opts.impl, x, kernelOk)) {
+    return tf.tidy(() => {
+      const mean = tf.mean(x, -1, true);
+      const xc = tf.sub(x, mean);
+      const variance = tf.mean(tf.square(xc), -1, true);
+      let y = tf.mul(xc, tf.rsqrt(tf.add(variance, eps)));
+      if (weight) y = tf.mul(y, weight);
+      if (bias) y = tf.add(y, bias);
+      return y;
+    });
+  }
   return tf.tidy(() => {
-    const mean = tf.mean(x, -1, true);
-    const xc = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(xc), -1, true);
-    let y = tf.mul(xc, tf.rsqrt(tf.add(variance, eps)));
-    if (weight) y = tf.mul(y, weight);
-    if (bias) y = tf.add(y, bias);
-    return y;
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xi, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const [y, mean, rstd] = layerNormKernel(xi, g, b, eps);
+      save([xi, g, mean, rstd]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const [xs, gs, ms, rs] = saved;
+          return layerNormGradKernel(xs, dy as tf.Tensor, gs, ms, rs);
+        },
+      };
+    });
+    return f(x, weight ?? tf.ones([C]), bias ?? tf.zeros([C]));
   });
 }
 
-/** Exact (erf) GELU, PyTorch's `nn.GELU()` default: `0.5 x (1 + erf(x / sqrt 2))`. Any shape. */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+/**
+ * Exact (erf) GELU, PyTorch's `nn.GELU()` default: `0.5 x (1 + erf(x / sqrt 2))`. Any shape.
+ * On wasm / cpu (float32) one fused kernel per direction with an erf accurate to ~1.5e-7 absolute (see
+ * {@link FusedImpl}); elsewhere tfjs ops with `tf.erf`.
+ */
+export function gelu(x: tf.Tensor, opts: { impl?: FusedImpl } = {}): tf.Tensor {
+  if (!useFusedKernel('gelu', opts.impl, x)) {
+    return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+  }
+  return tf.tidy(() => {
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      save([xi]);
+      return {
+        value: geluKernel(xi),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+          geluGradKernel(saved[0], dy as tf.Tensor),
+      };
+    });
+    return f(x);
+  });
+}
+
+/**
+ * The error function, any shape. On wasm / cpu (float32) a one-pass kernel accurate to ~1.5e-7 absolute
+ * (tfjs-wasm's Erf is several times slower); elsewhere `tf.erf`. Differentiable:
+ * `d erf(x) / dx = 2 / sqrt(pi) exp(-x^2)`.
+ */
+export function erf(x: tf.Tensor, opts: { impl?: FusedImpl } = {}): tf.Tensor {
+  if (!useFusedKernel('erf', opts.impl, x)) return tf.erf(x);
+  return tf.tidy(() => {
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      save([xi]);
+      return {
+        value: erfKernel(xi),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+          tf.mul(dy as tf.Tensor, tf.mul(tf.exp(tf.neg(tf.square(saved[0]))), 2 / Math.sqrt(Math.PI))),
+      };
+    });
+    return f(x);
+  });
+}
+
+/**
+ * Splits token features into attention heads: x `[B, N, P*H*D]` with channels ordered `[P][H][D]` (e.g.
+ * a fused qkv projection, P = 3) -> P tensors `[B*H, N, D]` (groups batch-major, head-minor), i.e.
+ * `x.reshape(B, N, P, H, D).permute(2, 0, 3, 1, 4)` split along the first axis.
+ *
+ * On wasm / cpu with `D % 4 == 0` each part is one data-movement kernel that reads only its columns
+ * (tfjs-wasm's Slice copies its whole input first, and a 5-D transpose is ~100x slower than 4-D);
+ * elsewhere slice + 4-D transpose. Differentiable (the gradient of a part writes it back in place).
+ */
+export function splitHeads(
+  x: tf.Tensor3D,
+  parts: number,
+  heads: number,
+  opts: { impl?: FusedImpl } = {},
+): tf.Tensor3D[] {
+  if (x?.rank !== 3) throw new Error(`splitHeads: x must be [B, N, P*H*D], got shape [${x?.shape}]`);
+  const [B, N, S] = x.shape;
+  for (const [k, v] of Object.entries({ parts, heads })) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new Error(`splitHeads: ${k} must be a positive integer, got ${v}`);
+  }
+  if (S % (parts * heads) !== 0) {
+    throw new Error(`splitHeads: ${S} channels are not divisible by parts * heads = ${parts} * ${heads}`);
+  }
+  const D = S / (parts * heads);
+  const H = heads;
+  const range = Array.from({ length: parts }, (_, p) => p);
+  if (!useFusedKernel('splitHeads', opts.impl, x, D % 4 === 0)) {
+    return tf.tidy(() => {
+      const flat = tf.reshape(x, [B * N, S]);
+      return range.map((p) => {
+        const cols = parts === 1 ? flat : tf.slice(flat, [0, p * H * D], [B * N, H * D]);
+        return tf.reshape(tf.transpose(tf.reshape(cols, [B, N, H, D]), [0, 2, 1, 3]), [B * H, N, D]);
+      }) as tf.Tensor3D[];
+    });
+  }
+  return tf.tidy(() =>
+    range.map((p) => {
+      const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+        value: tokensToHeadsKernel(args[0] as tf.Tensor, H, D, p * H * D),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[]) => headsToTokensKernel(dy as tf.Tensor, H, S, p * H * D),
+      }));
+      return f(x) as tf.Tensor3D;
+    }),
+  );
+}
+
+/**
+ * Merges attention heads back into token features: o `[B*H, N, D]` -> `[B, N, H*D]` (channels `[H][D]`),
+ * the inverse of {@link splitHeads} with one part. One kernel on wasm / cpu (`D % 4 == 0`), a 4-D
+ * transpose elsewhere. Differentiable.
+ */
+export function mergeHeads(o: tf.Tensor3D, heads: number, opts: { impl?: FusedImpl } = {}): tf.Tensor3D {
+  if (o?.rank !== 3) throw new Error(`mergeHeads: o must be [B*H, N, D], got shape [${o?.shape}]`);
+  const [BH, N, D] = o.shape;
+  if (!Number.isInteger(heads) || heads < 1 || BH % heads !== 0) {
+    throw new Error(`mergeHeads: heads must be a positive integer dividing ${BH} groups, got ${heads}`);
+  }
+  const H = heads;
+  const B = BH / H;
+  if (!useFusedKernel('mergeHeads', opts.impl, o, D % 4 === 0)) {
+    return tf.tidy(
+      () => tf.reshape(tf.transpose(tf.reshape(o, [B, H, N, D]), [0, 2, 1, 3]), [B, N, H * D]) as tf.Tensor3D,
+    );
+  }
+  return tf.tidy(() => {
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+      value: headsToTokensKernel(args[0] as tf.Tensor, H, H * D, 0),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tokensToHeadsKernel(dy as tf.Tensor, H, D, 0),
+    }));
+    return f(o) as tf.Tensor3D;
+  });
 }
 
 /** Inverted dropout; identity unless `training` and `p > 0`. */

@@ -1,0 +1,886 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * One-pass WebAssembly SIMD kernels behind `erf`, `gelu`, `layerNorm`, `splitHeads` and `mergeHeads`
+ * of functional.ts (forward and backward) on the wasm and cpu backends.
+ *
+ * Why: tfjs-wasm runs exact GELU as five ops (its Erf alone costs 4-12 ns per element, and Erf's
+ * gradient an exp) and LayerNorm as nine (mean, sub, square, mean, add, rsqrt, mul, mul, add), each a
+ * full pass over memory; its Slice copies the whole input before cutting (so splitting a fused qkv
+ * projection into heads copied it three times). Here GELU is one streaming pass (4x faster measured on
+ * `[3136, 384]`, its gradient 4x), LayerNorm three passes over a row that sits in L1 (its gradient 7x),
+ * and a head split reads only its part.
+ *
+ * The module is generated at run time (no binary blob), imports the tfjs-wasm backend's
+ * `WebAssembly.Memory` and works on its heap in place; on the cpu backend it runs on a private memory
+ * (inputs copied in, outputs copied out).
+ *
+ * erf: with `a = |x|`, `erf(a) = a P(a^2)` for `a < 1` (P degree 6) and `erfc(a) = exp(-a^2) R(a)`
+ * for `a >= 1` (R a 4/4 rational fit of `erfcx` on [1, 9], `a` clamped to 9); both are computed for all
+ * four lanes and selected. GELU uses `a = |x| / sqrt 2` and `Phi(x) = erfc(a) / 2` for `x < 0`,
+ * `1 - erfc(a) / 2` otherwise, so the left tail keeps its relative accuracy; `exp` is Cephes' `expf`.
+ * Measured max abs error of erf 1.4e-7 (float32 ulp of 1 is 6e-8); GELU's (3.8e-7 over [-14, 14]) is
+ * below that of float32 `0.5 x (1 + erf(x / sqrt 2))` with a correctly rounded erf (4.5e-7).
+ */
+
+// ============================================================================================
+// Coefficients
+// ============================================================================================
+
+/** erf(a) / a = P(a^2) on [0, 1], lowest degree first (Lawson minimax fit, max error 1.2e-9). */
+const ERF_SMALL = [
+  1.1283791659147915, -0.37612627144290306, 0.1128360028343893, -0.026854449581027742, 0.0051895457371908815,
+  -0.0008020940391189751, 7.889471565521167e-5,
+];
+/** erfcx(a) = exp(a^2) erfc(a) = P(a) / Q(a) on [1, 9], lowest degree first (max rel. error 3e-9). */
+const ERFCX_P = [
+  0.9994992241456768, 1.0982810437967894, 0.5470532101574113, 0.12849459045532344, 4.3469041810517695e-7,
+];
+const ERFCX_Q = [1, 2.2234591451721584, 2.065705659609972, 0.9691041775092724, 0.22778115154484468];
+/** a is clamped here: exp(-81) is still a normal float32 (denormals are ~100x slower on x86). */
+const ERF_CLAMP = 9;
+
+// ============================================================================================
+// A tiny WebAssembly assembler
+// ============================================================================================
+
+const I32 = 0x7f;
+const F32 = 0x7d;
+const V128 = 0x7b;
+
+function uleb(out: number[], value: number): void {
+  let n = value >>> 0;
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+}
+
+function sleb(out: number[], value: number): void {
+  let n = value | 0;
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const f32Bytes = (x: number): number[] => Array.from(new Uint8Array(new Float32Array([x]).buffer));
+const i32Bytes = (x: number): number[] => Array.from(new Uint8Array(new Int32Array([x]).buffer));
+
+/** core opcodes */
+const OP = {
+  block: 0x02,
+  loop: 0x03,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  f32Load: 0x2a,
+  f32Store: 0x38,
+  i32GeU: 0x4f,
+  i32Add: 0x6a,
+  i32Mul: 0x6c,
+  f32Add: 0x92,
+  f32Mul: 0x94,
+  f32Div: 0x95,
+  f32Sqrt: 0x91,
+} as const;
+
+/** 0xfd-prefixed SIMD opcodes */
+const V = {
+  load: 0x00,
+  store: 0x0b,
+  const: 0x0c,
+  splatF32: 0x13,
+  extractF32: 0x1f,
+  ltF32: 0x43,
+  bitselect: 0x52,
+  i32x4Shl: 0xab,
+  i32x4Add: 0xae,
+  nearest: 0x6a,
+  abs: 0xe0,
+  neg: 0xe1,
+  add: 0xe4,
+  sub: 0xe5,
+  mul: 0xe6,
+  div: 0xe7,
+  min: 0xe8,
+  truncSat: 0xf8,
+} as const;
+
+/** One function under construction: stack-machine code plus a few structured helpers. */
+class Fn {
+  readonly code: number[] = [];
+  private readonly locals: number[] = [];
+  constructor(
+    readonly name: string,
+    readonly params: number[],
+  ) {}
+  local(type: number): number {
+    this.locals.push(type);
+    return this.params.length + this.locals.length - 1;
+  }
+  op(...bytes: number[]): this {
+    this.code.push(...bytes);
+    return this;
+  }
+  get(i: number): this {
+    this.code.push(0x20);
+    uleb(this.code, i);
+    return this;
+  }
+  set(i: number): this {
+    this.code.push(0x21);
+    uleb(this.code, i);
+    return this;
+  }
+  i32(v: number): this {
+    this.code.push(0x41);
+    sleb(this.code, v);
+    return this;
+  }
+  f32(v: number): this {
+    return this.op(0x43, ...f32Bytes(v));
+  }
+  v(op: number, ...imm: number[]): this {
+    this.code.push(0xfd);
+    uleb(this.code, op);
+    return this.op(...imm);
+  }
+  /** v128.load / store with 4-byte alignment hint and a constant byte offset */
+  vLoad(offset = 0): this {
+    const m = [2];
+    uleb(m, offset);
+    return this.v(V.load, ...m);
+  }
+  vStore(offset = 0): this {
+    const m = [2];
+    uleb(m, offset);
+    return this.v(V.store, ...m);
+  }
+  f32Load(offset = 0): this {
+    const m = [2];
+    uleb(m, offset);
+    return this.op(OP.f32Load, ...m);
+  }
+  f32Store(offset = 0): this {
+    const m = [2];
+    uleb(m, offset);
+    return this.op(OP.f32Store, ...m);
+  }
+  /** f32x4 constant with four equal lanes */
+  vc(x: number): this {
+    const b = f32Bytes(x);
+    return this.v(V.const, ...b, ...b, ...b, ...b);
+  }
+  /** i32x4 constant with four equal lanes */
+  vi(x: number): this {
+    const b = i32Bytes(x);
+    return this.v(V.const, ...b, ...b, ...b, ...b);
+  }
+  /** local[i] += c (i32) */
+  inc(i: number, c: number | (() => void)): this {
+    this.get(i);
+    if (typeof c === 'number') this.i32(c);
+    else c();
+    return this.op(OP.i32Add).set(i);
+  }
+  /** while (ptr < end) { body } (unsigned compare; body advances ptr) */
+  whileLt(ptr: number, end: number, body: () => void): this {
+    this.op(OP.block, 0x40, OP.loop, 0x40);
+    this.get(ptr).get(end).op(OP.i32GeU, OP.brIf, 1);
+    body();
+    return this.op(OP.br, 0, OP.end, OP.end);
+  }
+  /** for (i = 0; i < end; i++) { body } (signed compare; `end` a local) */
+  forCount(i: number, end: number, body: () => void): this {
+    this.i32(0).set(i);
+    this.op(OP.block, 0x40, OP.loop, 0x40);
+    this.get(i).get(end).op(0x4e /* i32.ge_s */, OP.brIf, 1);
+    body();
+    this.inc(i, 1);
+    return this.op(OP.br, 0, OP.end, OP.end);
+  }
+  /** horizontal sum of a v128 local -> f32 on the stack */
+  hsum(v: number): this {
+    this.get(v).v(V.extractF32, 0);
+    for (let lane = 1; lane < 4; lane++) this.get(v).v(V.extractF32, lane).op(OP.f32Add);
+    return this;
+  }
+  /** Horner: the polynomial sum_i c[i] t^i (c lowest degree first) of the v128 local t, on the stack */
+  poly(t: number, c: readonly number[]): this {
+    this.vc(c[c.length - 1]);
+    for (let i = c.length - 2; i >= 0; i--) this.get(t).v(V.mul).vc(c[i]).v(V.add);
+    return this;
+  }
+  encode(): number[] {
+    const groups: [number, number][] = [];
+    for (const t of this.locals) {
+      const last = groups[groups.length - 1];
+      if (last && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    const out: number[] = [];
+    uleb(out, groups.length);
+    for (const [count, t] of groups) {
+      uleb(out, count);
+      out.push(t);
+    }
+    out.push(...this.code, OP.end);
+    const sized: number[] = [];
+    uleb(sized, out.length);
+    return sized.concat(out);
+  }
+}
+
+function vec(items: number[][]): number[] {
+  const out: number[] = [];
+  uleb(out, items.length);
+  for (const it of items) out.push(...it);
+  return out;
+}
+
+function section(id: number, content: number[]): number[] {
+  const out = [id];
+  uleb(out, content.length);
+  return out.concat(content);
+}
+
+function str(s: string): number[] {
+  const bytes = Array.from(new TextEncoder().encode(s));
+  const out: number[] = [];
+  uleb(out, bytes.length);
+  return out.concat(bytes);
+}
+
+function assemble(fns: Fn[], sharedMemory: boolean): Uint8Array<ArrayBuffer> {
+  const idx = (i: number) => {
+    const o: number[] = [];
+    uleb(o, i);
+    return o;
+  };
+  const max: number[] = [];
+  uleb(max, 65536);
+  const limits = sharedMemory ? [0x03, 0x01, ...max] : [0x00, 0x01];
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, vec(fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]))),
+    ...section(2, vec([[...str('env'), ...str('memory'), 0x02, ...limits]])),
+    ...section(3, vec(fns.map((_, i) => idx(i)))),
+    ...section(7, vec(fns.map((f, i) => [...str(f.name), 0x00, ...idx(i)]))),
+    ...section(10, vec(fns.map((f) => f.encode()))),
+  ]);
+}
+
+// ============================================================================================
+// Kernels
+// ============================================================================================
+
+/** Temporaries of the erf/Phi code. */
+interface PhiLocals {
+  x: number;
+  a: number;
+  t: number;
+  e: number;
+  n: number;
+  r: number;
+  phi: number;
+}
+
+function phiLocals(f: Fn): PhiLocals {
+  return {
+    x: f.local(V128),
+    a: f.local(V128),
+    t: f.local(V128),
+    e: f.local(V128),
+    n: f.local(V128),
+    r: f.local(V128),
+    phi: f.local(V128),
+  };
+}
+
+/**
+ * For the v128 local `a` (>= 0): `e = exp(-min(a, 9)^2)`, `n = a P(a^2)` (erf(a), accurate for a < 1)
+ * and `r = e R(min(a, 9))` (erfc(a), accurate for a >= 1). See the file comment.
+ */
+function emitErfParts(f: Fn, L: PhiLocals): void {
+  // e = exp(z), z = -min(a, 9)^2 in [-81, 0]: Cephes expf (z = n ln2 + r, |r| <= ln2 / 2)
+  f.get(L.a).vc(ERF_CLAMP).v(V.min).set(L.t); // t = clamped a
+  f.get(L.t).get(L.t).v(V.mul).v(V.neg).set(L.e); // e = z for now
+  f.get(L.e).vc(Math.LOG2E).v(V.mul).v(V.nearest).set(L.n);
+  f.get(L.e).get(L.n).vc(0.693359375).v(V.mul).v(V.sub);
+  f.get(L.n).vc(-2.1219444e-4).v(V.mul).v(V.sub).set(L.r);
+  // p(r) r^2 + r + 1
+  f.poly(
+    L.r,
+    [5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2, 8.3334519073e-3, 1.3981999507e-3, 1.98756915e-4],
+  );
+  f.get(L.r).v(V.mul).get(L.r).v(V.mul).get(L.r).v(V.add).vc(1).v(V.add);
+  f.get(L.n).v(V.truncSat).vi(127).v(V.i32x4Add).i32(23).v(V.i32x4Shl).v(V.mul).set(L.e);
+  // large branch: erfc = e * P(t) / Q(t)  -> r
+  f.get(L.e).poly(L.t, ERFCX_P).v(V.mul).poly(L.t, ERFCX_Q).v(V.div).set(L.r);
+  // small branch: erf = a P(a^2) -> n
+  f.get(L.a).get(L.a).v(V.mul).set(L.t);
+  f.get(L.a).poly(L.t, ERF_SMALL).v(V.mul).set(L.n);
+}
+
+/** From the v128 local `x`: `phi = Phi(x)` (standard normal CDF) and `e = exp(-min(|x| / sqrt 2, 9)^2)`. */
+function emitPhi(f: Fn, L: PhiLocals): void {
+  f.get(L.x).v(V.abs).vc(Math.SQRT1_2).v(V.mul).set(L.a);
+  emitErfParts(f, L);
+  // half = erfc(a) / 2 = (a < 1 ? 1 - n : r) / 2 -> t
+  f.vc(1).get(L.n).v(V.sub).get(L.r).get(L.a).vc(1).v(V.ltF32).v(V.bitselect).vc(0.5).v(V.mul).set(L.t);
+  // phi = x < 0 ? half : 1 - half
+  f.get(L.t).vc(1).get(L.t).v(V.sub).get(L.x).vc(0).v(V.ltF32).v(V.bitselect).set(L.phi);
+}
+
+/** erf(x, y, n4): y = erf(x) = sign(x) (|x| < 1 ? n : 1 - r) for n4 blocks of 4 floats. */
+function genErf(): Fn {
+  const f = new Fn('erf', [I32, I32, I32]);
+  const [px, py, n4] = [0, 1, 2];
+  const end = f.local(I32);
+  const L = phiLocals(f);
+  f.get(px).get(n4).i32(16).op(OP.i32Mul).op(OP.i32Add).set(end);
+  f.whileLt(px, end, () => {
+    f.get(px).vLoad().set(L.x);
+    f.get(L.x).v(V.abs).set(L.a);
+    emitErfParts(f, L);
+    f.get(py);
+    // sign bit from x, magnitude from (a < 1 ? n : 1 - r)
+    f.get(L.x).get(L.n).vc(1).get(L.r).v(V.sub).get(L.a).vc(1).v(V.ltF32).v(V.bitselect);
+    f.vi(-0x80000000).v(V.bitselect).vStore();
+    f.inc(px, 16).inc(py, 16);
+  });
+  return f;
+}
+
+/** gelu(x, y, n4): y = x Phi(x) for n4 blocks of 4 floats (byte offsets). */
+function genGelu(): Fn {
+  const f = new Fn('gelu', [I32, I32, I32]);
+  const [px, py, n4] = [0, 1, 2];
+  const end = f.local(I32);
+  const L = phiLocals(f);
+  f.get(px).get(n4).i32(16).op(OP.i32Mul).op(OP.i32Add).set(end);
+  f.whileLt(px, end, () => {
+    f.get(px).vLoad().set(L.x);
+    emitPhi(f, L);
+    f.get(py).get(L.x).get(L.phi).v(V.mul).vStore();
+    f.inc(px, 16).inc(py, 16);
+  });
+  return f;
+}
+
+/** geluGrad(x, dy, dx, n4): dx = dy (Phi(x) + x phi(x)), phi the normal pdf. */
+function genGeluGrad(): Fn {
+  const f = new Fn('geluGrad', [I32, I32, I32, I32]);
+  const [px, pdy, pdx, n4] = [0, 1, 2, 3];
+  const end = f.local(I32);
+  const L = phiLocals(f);
+  f.get(px).get(n4).i32(16).op(OP.i32Mul).op(OP.i32Add).set(end);
+  f.whileLt(px, end, () => {
+    f.get(px).vLoad().set(L.x);
+    emitPhi(f, L);
+    // pdf = e / sqrt(2 pi) (e = exp(-x^2 / 2), clamped far in the tails where x pdf < 1e-34)
+    f.get(pdx).get(pdy).vLoad();
+    f.get(L.phi)
+      .get(L.x)
+      .get(L.e)
+      .v(V.mul)
+      .vc(1 / Math.sqrt(2 * Math.PI))
+      .v(V.mul)
+      .v(V.add);
+    f.v(V.mul).vStore();
+    f.inc(px, 16).inc(pdy, 16).inc(pdx, 16);
+  });
+  return f;
+}
+
+/**
+ * lnFwd(x, g, b, y, mean, rstd, rows, C4, invC, eps): per row of C = 4 C4 floats,
+ * mean, rstd = 1 / sqrt(var + eps) (two-pass variance), y = (x - mean) rstd g + b.
+ */
+function genLayerNorm(): Fn {
+  const f = new Fn('lnFwd', [I32, I32, I32, I32, I32, I32, I32, I32, F32, F32]);
+  const [px, pg, pb, py, pmean, prstd, rows, C4, invC, eps] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [rowEnd, allEnd, p, q, pgi, pbi] = [0, 0, 0, 0, 0, 0].map(() => f.local(I32));
+  const [acc, mv, rv, d] = [0, 0, 0, 0].map(() => f.local(V128));
+  const [mean, rstd] = [f.local(F32), f.local(F32)];
+  const rowBytes = () => f.get(C4).i32(16).op(OP.i32Mul);
+  f.get(rows).get(C4).op(OP.i32Mul).i32(16).op(OP.i32Mul).get(px).op(OP.i32Add).set(allEnd);
+  f.whileLt(px, allEnd, () => {
+    f.get(px);
+    rowBytes();
+    f.op(OP.i32Add).set(rowEnd);
+    // pass 1: mean
+    f.vc(0).set(acc).get(px).set(p);
+    f.whileLt(p, rowEnd, () => {
+      f.get(acc).get(p).vLoad().v(V.add).set(acc).inc(p, 16);
+    });
+    f.hsum(acc).get(invC).op(OP.f32Mul).set(mean);
+    f.get(mean).v(V.splatF32).set(mv);
+    // pass 2: variance of the centred row
+    f.vc(0).set(acc).get(px).set(p);
+    f.whileLt(p, rowEnd, () => {
+      f.get(p).vLoad().get(mv).v(V.sub).set(d);
+      f.get(acc).get(d).get(d).v(V.mul).v(V.add).set(acc).inc(p, 16);
+    });
+    f.f32(1).hsum(acc).get(invC).op(OP.f32Mul).get(eps).op(OP.f32Add).op(OP.f32Sqrt).op(OP.f32Div).set(rstd);
+    f.get(rstd).v(V.splatF32).set(rv);
+    f.get(pmean).get(mean).f32Store().inc(pmean, 4);
+    f.get(prstd).get(rstd).f32Store().inc(prstd, 4);
+    // pass 3: y = (x - mean) rstd g + b
+    f.get(px).set(p).get(py).set(q).get(pg).set(pgi).get(pb).set(pbi);
+    f.whileLt(p, rowEnd, () => {
+      f.get(q).get(p).vLoad().get(mv).v(V.sub).get(rv).v(V.mul).get(pgi).vLoad().v(V.mul);
+      f.get(pbi).vLoad().v(V.add).vStore();
+      f.inc(p, 16).inc(q, 16).inc(pgi, 16).inc(pbi, 16);
+    });
+    f.get(rowEnd).set(px);
+    f.get(py);
+    rowBytes();
+    f.op(OP.i32Add).set(py);
+  });
+  return f;
+}
+
+/**
+ * lnBwd(x, dy, g, mean, rstd, dx, dg, db, rows, C4, invC): with xh = (x - mean) rstd and
+ * gy = dy g: dx = rstd (gy - mean(gy) - xh mean(gy xh)); dg += dy xh, db += dy (accumulated over rows:
+ * dg, db must start zeroed).
+ */
+function genLayerNormGrad(): Fn {
+  const f = new Fn('lnBwd', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32]);
+  const [px, pdy, pg, pmean, prstd, pdx, pdg, pdb, rows, C4, invC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [rowEnd, allEnd, p, q, gi, dgi, dbi, o] = [0, 0, 0, 0, 0, 0, 0, 0].map(() => f.local(I32));
+  const [s1, s2, mv, rv, xh, dy, gy, c1, c2] = [0, 0, 0, 0, 0, 0, 0, 0, 0].map(() => f.local(V128));
+  const rowBytes = () => f.get(C4).i32(16).op(OP.i32Mul);
+  f.get(rows).get(C4).op(OP.i32Mul).i32(16).op(OP.i32Mul).get(px).op(OP.i32Add).set(allEnd);
+  f.whileLt(px, allEnd, () => {
+    f.get(px);
+    rowBytes();
+    f.op(OP.i32Add).set(rowEnd);
+    f.get(pmean).v(0x09, 2, 0).set(mv); // v128.load32_splat
+    f.get(prstd).v(0x09, 2, 0).set(rv);
+    // pass 1: sums, dg and db
+    f.vc(0).set(s1).vc(0).set(s2);
+    f.get(px).set(p).get(pdy).set(q).get(pg).set(gi).get(pdg).set(dgi).get(pdb).set(dbi);
+    f.whileLt(p, rowEnd, () => {
+      f.get(p).vLoad().get(mv).v(V.sub).get(rv).v(V.mul).set(xh);
+      f.get(q).vLoad().set(dy);
+      f.get(dy).get(gi).vLoad().v(V.mul).set(gy);
+      f.get(s1).get(gy).v(V.add).set(s1);
+      f.get(s2).get(gy).get(xh).v(V.mul).v(V.add).set(s2);
+      f.get(dgi).get(dgi).vLoad().get(dy).get(xh).v(V.mul).v(V.add).vStore();
+      f.get(dbi).get(dbi).vLoad().get(dy).v(V.add).vStore();
+      f.inc(p, 16).inc(q, 16).inc(gi, 16).inc(dgi, 16).inc(dbi, 16);
+    });
+    f.hsum(s1).get(invC).op(OP.f32Mul).v(V.splatF32).set(c1);
+    f.hsum(s2).get(invC).op(OP.f32Mul).v(V.splatF32).set(c2);
+    // pass 2: dx
+    f.get(px).set(p).get(pdy).set(q).get(pg).set(gi).get(pdx).set(o);
+    f.whileLt(p, rowEnd, () => {
+      f.get(p).vLoad().get(mv).v(V.sub).get(rv).v(V.mul).set(xh);
+      f.get(o);
+      f.get(q).vLoad().get(gi).vLoad().v(V.mul).get(c1).v(V.sub).get(xh).get(c2).v(V.mul).v(V.sub);
+      f.get(rv).v(V.mul).vStore();
+      f.inc(p, 16).inc(q, 16).inc(gi, 16).inc(o, 16);
+    });
+    f.get(rowEnd).set(px);
+    for (const ptr of [pdy, pdx]) {
+      f.get(ptr);
+      rowBytes();
+      f.op(OP.i32Add).set(ptr);
+    }
+    f.inc(pmean, 4).inc(prstd, 4);
+  });
+  return f;
+}
+
+/**
+ * tokToHeads / headsToTok(src, dst, B, N, H, D4, S, off): moves D = 4 D4 floats per (b, h, n) between
+ * the token layout `tok[(b N + n) S + off + h D + d]` and the head layout `head[((b H + h) N + n) D + d]`
+ * (src is tok for tokToHeads, head for headsToTok). S and off in floats.
+ */
+function genHeads(toHeads: boolean): Fn {
+  const f = new Fn(toHeads ? 'tokToHeads' : 'headsToTok', [I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [src, dst, B, N, H, D4, S, off] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [b, h, n, j, tok, head] = [0, 0, 0, 0, 0, 0].map(() => f.local(I32));
+  const [tokBase, headBase] = toHeads ? [src, dst] : [dst, src];
+  f.forCount(b, B, () => {
+    f.forCount(h, H, () => {
+      // tok = tokBase + 4 (b N S + off + h D); head = headBase + 16 ((b H + h) N D4)
+      f.get(b).get(N).op(OP.i32Mul).get(S).op(OP.i32Mul).get(off).op(OP.i32Add);
+      f.get(h).get(D4).op(OP.i32Mul).i32(4).op(OP.i32Mul).op(OP.i32Add).i32(4).op(OP.i32Mul);
+      f.get(tokBase).op(OP.i32Add).set(tok);
+      f.get(b).get(H).op(OP.i32Mul).get(h).op(OP.i32Add).get(N).op(OP.i32Mul).get(D4).op(OP.i32Mul);
+      f.i32(16).op(OP.i32Mul).get(headBase).op(OP.i32Add).set(head);
+      f.forCount(n, N, () => {
+        f.forCount(j, D4, () => {
+          const [from, to] = toHeads ? [tok, head] : [head, tok];
+          f.get(to).get(j).i32(16).op(OP.i32Mul).op(OP.i32Add);
+          f.get(from).get(j).i32(16).op(OP.i32Mul).op(OP.i32Add).vLoad().vStore();
+        });
+        f.inc(tok, () => f.get(S).i32(4).op(OP.i32Mul));
+        f.inc(head, () => f.get(D4).i32(16).op(OP.i32Mul));
+      });
+    });
+  });
+  return f;
+}
+
+const moduleBytes = new Map<boolean, Uint8Array<ArrayBuffer>>();
+
+/** @internal The generated module (for tests). */
+export function elementwiseModuleBytes(sharedMemory = false): Uint8Array<ArrayBuffer> {
+  let bytes = moduleBytes.get(sharedMemory);
+  if (!bytes) {
+    bytes = assemble(
+      [
+        genGelu(),
+        genGeluGrad(),
+        genErf(),
+        genLayerNorm(),
+        genLayerNormGrad(),
+        genHeads(true),
+        genHeads(false),
+      ],
+      sharedMemory,
+    );
+    moduleBytes.set(sharedMemory, bytes);
+  }
+  return bytes;
+}
+
+interface Exports {
+  gelu(x: number, y: number, n4: number): void;
+  geluGrad(x: number, dy: number, dx: number, n4: number): void;
+  erf(x: number, y: number, n4: number): void;
+  lnFwd(...args: number[]): void;
+  lnBwd(...args: number[]): void;
+  tokToHeads(...args: number[]): void;
+  headsToTok(...args: number[]): void;
+}
+
+// ============================================================================================
+// tfjs glue
+// ============================================================================================
+
+interface WasmBackendLike {
+  wasm: { asm?: { memory?: WebAssembly.Memory } };
+  dataIdMap: { get(id: unknown): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(id: unknown): void;
+}
+
+interface CpuBackendLike {
+  readSync(id: unknown): tf.backend_util.BackendValues;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+}
+
+function wasmMemoryOf(be: unknown): WebAssembly.Memory | null {
+  const mem = (be as WasmBackendLike | null)?.wasm?.asm?.memory;
+  return mem instanceof WebAssembly.Memory ? mem : null;
+}
+
+let simdOk: boolean | null = null;
+function simdSupported(): boolean {
+  if (simdOk === null) {
+    try {
+      simdOk = typeof WebAssembly === 'object' && WebAssembly.validate(elementwiseModuleBytes(false));
+    } catch {
+      simdOk = false;
+    }
+  }
+  return simdOk;
+}
+
+/**
+ * Whether the fused GELU / LayerNorm kernels run on `backendName` (default: the current backend):
+ * 'wasm' (in place on its heap) and 'cpu' (on a private memory), where WebAssembly SIMD is available.
+ */
+export function elementwiseKernelsAvailable(backendName: string = tf.getBackend()): boolean {
+  if (backendName !== 'wasm' && backendName !== 'cpu') return false;
+  if (!simdSupported()) return false;
+  return backendName === 'cpu' || !!wasmMemoryOf(tf.findBackend('wasm'));
+}
+
+function instantiate(memory: WebAssembly.Memory): Exports {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(elementwiseModuleBytes(shared)), {
+    env: { memory },
+  });
+  return inst.exports as unknown as Exports;
+}
+
+/** What a kernel call needs: input names, output sizes, and the call on byte offsets. */
+interface Plan {
+  inputs: string[];
+  /** outputs: shape and whether it must start zeroed */
+  outputs: { shape: number[]; zero?: boolean }[];
+  /** floats of zeroed scratch */
+  scratch: number;
+  run(ex: Exports, ins: number[], outs: number[], scratch: number, heap: () => Float32Array): void;
+}
+
+type Attrs = Record<string, number>;
+
+const GELU = 'SwinNnGelu';
+const GELU_GRAD = 'SwinNnGeluGrad';
+const ERF = 'SwinNnErf';
+const LAYER_NORM = 'SwinNnLayerNorm';
+const LAYER_NORM_GRAD = 'SwinNnLayerNormGrad';
+const TO_HEADS = 'SwinNnTokensToHeads';
+const TO_TOKENS = 'SwinNnHeadsToTokens';
+
+/** Runs `call(off)` on whole blocks of 4, and the last `n % 4` floats through a zero-padded scratch. */
+function blocksWithTail(
+  n: number,
+  nIn: number,
+  ins: number[],
+  out: number,
+  scratch: number,
+  heap: () => Float32Array,
+  call: (ins: number[], out: number, n4: number) => void,
+): void {
+  const n4 = n >> 2;
+  if (n4 > 0) call(ins, out, n4);
+  const tail = n - 4 * n4;
+  if (tail === 0) return;
+  const h = heap();
+  const sIn = Array.from({ length: nIn }, (_, i) => scratch + 16 * i);
+  const sOut = scratch + 16 * nIn;
+  for (let i = 0; i < nIn; i++) h.set(h.subarray((ins[i] >> 2) + 4 * n4, (ins[i] >> 2) + n), sIn[i] >> 2);
+  call(sIn, sOut, 1);
+  const h2 = heap();
+  h2.copyWithin((out >> 2) + 4 * n4, sOut >> 2, (sOut >> 2) + tail);
+}
+
+function plan(name: string, shapes: number[][], attrs: Attrs): Plan {
+  const size = shapes[0].reduce((a, b) => a * b, 1);
+  if (name === ERF) {
+    return {
+      inputs: ['x'],
+      outputs: [{ shape: shapes[0] }],
+      scratch: 16,
+      run: (ex, ins, outs, scratch, heap) =>
+        blocksWithTail(size, 1, ins, outs[0], scratch, heap, (i, o, n4) => ex.erf(i[0], o, n4)),
+    };
+  }
+  if (name === GELU || name === GELU_GRAD) {
+    const grad = name === GELU_GRAD;
+    return {
+      inputs: grad ? ['x', 'dy'] : ['x'],
+      outputs: [{ shape: shapes[0] }],
+      scratch: 16,
+      run: (ex, ins, outs, scratch, heap) =>
+        blocksWithTail(size, ins.length, ins, outs[0], scratch, heap, (i, o, n4) =>
+          grad ? ex.geluGrad(i[0], i[1], o, n4) : ex.gelu(i[0], o, n4),
+        ),
+    };
+  }
+  if (name === TO_HEADS || name === TO_TOKENS) {
+    const { B, N, H, D, S, off } = attrs;
+    const toHeads = name === TO_HEADS;
+    return {
+      inputs: ['x'],
+      outputs: [{ shape: toHeads ? [B * H, N, D] : [B, N, S], zero: !toHeads && S !== H * D }],
+      scratch: 0,
+      run: (ex, [x], [y]) => (toHeads ? ex.tokToHeads : ex.headsToTok)(x, y, B, N, H, D / 4, S, off),
+    };
+  }
+  const C = attrs.C;
+  const rows = size / C;
+  if (name === LAYER_NORM) {
+    return {
+      inputs: ['x', 'gamma', 'beta'],
+      outputs: [{ shape: shapes[0] }, { shape: [rows] }, { shape: [rows] }],
+      scratch: 0,
+      run: (ex, [x, g, b], [y, mean, rstd]) =>
+        ex.lnFwd(x, g, b, y, mean, rstd, rows, C / 4, 1 / C, attrs.eps),
+    };
+  }
+  return {
+    inputs: ['x', 'dy', 'gamma', 'mean', 'rstd'],
+    outputs: [{ shape: shapes[0] }, { shape: [C], zero: true }, { shape: [C], zero: true }],
+    scratch: 0,
+    run: (ex, [x, dy, g, mean, rstd], [dx, dg, db]) =>
+      ex.lnBwd(x, dy, g, mean, rstd, dx, dg, db, rows, C / 4, 1 / C),
+  };
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+function input(args: KernelArgs, kernel: string, n: string): tf.TensorInfo {
+  const t = args.inputs[n];
+  if (!t) throw new Error(`${kernel}: missing input '${n}'`);
+  return t;
+}
+
+const wasmInstances = new WeakMap<object, Exports>();
+
+function wasmKernel(name: string) {
+  return (args: KernelArgs) => {
+    const be = args.backend as WasmBackendLike;
+    const memory = wasmMemoryOf(be);
+    if (!memory) throw new Error(`${name}: the wasm backend exposes no WebAssembly.Memory`);
+    let ex = wasmInstances.get(be);
+    if (!ex) {
+      ex = instantiate(memory);
+      wasmInstances.set(be, ex);
+    }
+    const p = plan(name, [input(args, name, 'x').shape], (args.attrs ?? {}) as Attrs);
+    const outs = p.outputs.map((o) => be.makeOutput(o.shape, 'float32'));
+    const scratch = p.scratch > 0 ? be.makeOutput([p.scratch], 'float32') : null;
+    const off = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
+    p.outputs.forEach((o, i) => {
+      if (o.zero) new Float32Array(memory.buffer, off(outs[i]), sizeOf(o.shape)).fill(0);
+    });
+    if (scratch) new Float32Array(memory.buffer, off(scratch), p.scratch).fill(0);
+    const heap = () => new Float32Array(memory.buffer);
+    p.run(
+      ex,
+      p.inputs.map((n) => off(input(args, name, n))),
+      outs.map(off),
+      scratch ? off(scratch) : 0,
+      heap,
+    );
+    if (scratch) be.disposeData(scratch.dataId);
+    return outs.length === 1 ? outs[0] : outs;
+  };
+}
+
+let cpuState: { memory: WebAssembly.Memory; ex: Exports } | null = null;
+
+function cpuKernel(name: string) {
+  return (args: KernelArgs) => {
+    const be = args.backend as CpuBackendLike;
+    if (!cpuState) {
+      const memory = new WebAssembly.Memory({ initial: 16 });
+      cpuState = { memory, ex: instantiate(memory) };
+    }
+    const { memory, ex } = cpuState;
+    const p = plan(name, [input(args, name, 'x').shape], (args.attrs ?? {}) as Attrs);
+    const values = p.inputs.map((n) => be.readSync(input(args, name, n).dataId) as Float32Array);
+    let top = 64;
+    const alloc = (floats: number) => {
+      const o = top;
+      top += Math.ceil((floats * 4) / 64) * 64 + 64;
+      return o;
+    };
+    const inOffs = values.map((v) => alloc(v.length));
+    const sizes = p.outputs.map((o) => o.shape.reduce((a, b) => a * b, 1));
+    const outOffs = sizes.map(alloc);
+    const scratch = alloc(p.scratch);
+    if (top > memory.buffer.byteLength) memory.grow(Math.ceil((top - memory.buffer.byteLength) / 65536));
+    const heap = new Float32Array(memory.buffer);
+    for (const [i, v] of values.entries()) heap.set(v, inOffs[i] >> 2);
+    p.outputs.forEach((o, i) => {
+      if (o.zero) heap.fill(0, outOffs[i] >> 2, (outOffs[i] >> 2) + sizes[i]);
+    });
+    heap.fill(0, scratch >> 2, (scratch >> 2) + p.scratch);
+    p.run(ex, inOffs, outOffs, scratch, () => new Float32Array(memory.buffer));
+    const outs = p.outputs.map((o, i) =>
+      be.makeTensorInfo(o.shape, 'float32', new Float32Array(memory.buffer, outOffs[i], sizes[i]).slice()),
+    );
+    return outs.length === 1 ? outs[0] : outs;
+  };
+}
+
+let registered = false;
+function ensureRegistered(): void {
+  if (registered) return;
+  for (const name of [GELU, GELU_GRAD, ERF, LAYER_NORM, LAYER_NORM_GRAD, TO_HEADS, TO_TOKENS]) {
+    for (const [backendName, make] of [
+      ['wasm', wasmKernel],
+      ['cpu', cpuKernel],
+    ] as const) {
+      if (!tf.getKernel(name, backendName)) {
+        tf.registerKernel({ kernelName: name, backendName, kernelFunc: make(name) as tf.KernelFunc });
+      }
+    }
+  }
+  registered = true;
+}
+
+function checkFloat(fn: string, t: tf.Tensor): void {
+  if (t.dtype !== 'float32') throw new Error(`${fn}: expected a float32 tensor, got ${t.dtype}`);
+}
+
+/** @internal y = x Phi(x) through the kernel (no gradient). Any shape, float32. */
+export function geluKernel(x: tf.Tensor): tf.Tensor {
+  checkFloat('gelu', x);
+  ensureRegistered();
+  return tf.engine().runKernel(GELU, { x }) as tf.Tensor;
+}
+
+/** @internal erf(x) through the kernel (no gradient). Any shape, float32. */
+export function erfKernel(x: tf.Tensor): tf.Tensor {
+  checkFloat('erf', x);
+  ensureRegistered();
+  return tf.engine().runKernel(ERF, { x }) as tf.Tensor;
+}
+
+/** @internal dy * GELU'(x) through the kernel. */
+export function geluGradKernel(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  ensureRegistered();
+  return tf.engine().runKernel(GELU_GRAD, { x, dy }) as tf.Tensor;
+}
+
+/**
+ * @internal LayerNorm over the last axis (C a multiple of 4) through the kernel:
+ * returns `[y, mean [rows], rstd [rows]]`.
+ */
+export function layerNormKernel(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor[] {
+  ensureRegistered();
+  const C = x.shape[x.rank - 1];
+  return tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { C, eps }) as unknown as tf.Tensor[];
+}
+
+/** @internal LayerNorm backward: returns `[dx, dgamma [C], dbeta [C]]`. */
+export function layerNormGradKernel(
+  x: tf.Tensor,
+  dy: tf.Tensor,
+  gamma: tf.Tensor,
+  mean: tf.Tensor,
+  rstd: tf.Tensor,
+): tf.Tensor[] {
+  ensureRegistered();
+  const C = x.shape[x.rank - 1];
+  return tf
+    .engine()
+    .runKernel(LAYER_NORM_GRAD, { x, dy, gamma, mean, rstd }, { C }) as unknown as tf.Tensor[];
+}
+
+/**
+ * @internal Token layout `x [B, N, S]` (columns `off + h D + d`) -> head layout `[B*H, N, D]` (D % 4 == 0).
+ */
+export function tokensToHeadsKernel(x: tf.Tensor, H: number, D: number, off: number): tf.Tensor3D {
+  ensureRegistered();
+  const [B, N, S] = x.shape;
+  return tf.engine().runKernel(TO_HEADS, { x }, { B, N, H, D, S, off }) as tf.Tensor3D;
+}
+
+/**
+ * @internal Head layout `x [B*H, N, D]` -> token layout `[B, N, S]` with the heads at columns
+ * `off + h D + d` and zeros elsewhere (D % 4 == 0).
+ */
+export function headsToTokensKernel(x: tf.Tensor, H: number, S: number, off: number): tf.Tensor3D {
+  ensureRegistered();
+  const [BH, N, D] = x.shape;
+  return tf.engine().runKernel(TO_TOKENS, { x }, { B: BH / H, N, H, D, S, off }) as tf.Tensor3D;
+}
