@@ -1,3 +1,4 @@
+import { Module } from '@swin/nn';
 import { shiftedWindowMask } from '@swin/shifted-mask';
 import {
   compareTensors,
@@ -11,7 +12,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { maxDiff, randomizeParams, stateArrays } from './test-utils/helpers.js';
 import { refWindowAttention } from './test-utils/reference.js';
-import { WindowAttention } from './window-attention.js';
+import { clearWindowAttentionCache, WindowAttention } from './window-attention.js';
 
 describe.each(NODE_BACKENDS)('WindowAttention on %s', (backend) => {
   it.each(['window_attention_w4_nomask', 'window_attention_w4_mask_b2'])(
@@ -80,6 +81,97 @@ describe.each(NODE_BACKENDS)('WindowAttention on %s', (backend) => {
     expect(d.abs).toBeLessThan(1e-4);
     expect(s['qkv.bias']).toBeUndefined();
     tf.dispose([x, mask, y]);
+    m.dispose();
+  });
+
+  it('keeps the relative position bias between inference passes, and follows new table values', async () => {
+    await useBackend(backend);
+    clearWindowAttentionCache();
+    const m = new WindowAttention(8, [2, 2], 2);
+    randomizeParams(m, 0.4, 3);
+    const x = tf.randomNormal([3, 4, 8], 0, 1, 'float32', 4) as tf.Tensor3D;
+    const y1 = m.forward(x);
+    const count = tf.memory().numTensors;
+    const y2 = m.forward(x); // cached bias: only y2 is new
+    expect(tf.memory().numTensors).toBe(count + 1);
+    expect(maxDiff(y1.dataSync(), y2.dataSync()).abs).toBe(0);
+    // a new table value (an optimizer step, a checkpoint load) must be picked up
+    const table = m.relativePositionBiasTable;
+    table.assign(tf.tidy(() => tf.add(table, tf.randomNormal(table.shape, 0, 1, 'float32', 5))));
+    const y3 = m.forward(x);
+    const s = stateArrays(m);
+    const ref = refWindowAttention(
+      x.dataSync(),
+      3,
+      2,
+      2,
+      8,
+      2,
+      {
+        qkvW: s['qkv.weight'],
+        qkvB: s['qkv.bias'],
+        table: s.relative_position_bias_table,
+        projW: s['proj.weight'],
+        projB: s['proj.bias'],
+      },
+      null,
+      1,
+      m.scale,
+    );
+    expect(maxDiff(y3.dataSync(), ref).abs).toBeLessThan(1e-5);
+    expect(maxDiff(y3.dataSync(), y1.dataSync()).abs).toBeGreaterThan(1e-3);
+    // gradients still reach the table (no cache while a tape records)
+    const g = tf.variableGrads(() => tf.sum(tf.square(m.forward(x))) as tf.Scalar, [table]);
+    expect(tf.max(tf.abs(g.grads[table.name])).dataSync()[0]).toBeGreaterThan(0);
+    tf.dispose([y1, y2, y3, g.value, ...Object.values(g.grads)]);
+    await expectNoLeak(() => m.forward(x), 'WindowAttention.forward (cached bias)');
+    expect(clearWindowAttentionCache()).toBe(1);
+    m.dispose();
+    x.dispose();
+  });
+
+  it('releases the cached bias on dispose, also inside a container that does not know about it', async () => {
+    await useBackend(backend);
+    clearWindowAttentionCache();
+    const x = tf.randomNormal([2, 4, 8], 0, 1, 'float32', 6) as tf.Tensor3D;
+    const warm = new WindowAttention(8, [2, 2], 2); // builds the shared index caches once
+    tf.dispose(warm.forward(x));
+    warm.dispose();
+    expect(clearWindowAttentionCache()).toBe(0);
+    const before = tf.memory().numTensors;
+    const m = new WindowAttention(8, [2, 2], 2);
+    tf.dispose(m.forward(x));
+    m.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // a foreign container's dispose() only disposes the variables: the next lookup drops the stale bias
+    class Holder extends Module {
+      readonly attn = this.child('attn', new WindowAttention(8, [2, 2], 2));
+    }
+    const h = new Holder();
+    tf.dispose(h.attn.forward(x));
+    h.dispose();
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const other = new WindowAttention(8, [2, 2], 2);
+    tf.dispose(other.forward(x));
+    other.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
+  it('attention dropout in training mode uses the probabilities (random), eval mode is deterministic', async () => {
+    await useBackend(backend);
+    const m = new WindowAttention(8, [2, 2], 2, { attnDrop: 0.5 });
+    randomizeParams(m, 0.4, 7);
+    const x = tf.randomNormal([2, 4, 8], 0, 1, 'float32', 8) as tf.Tensor3D;
+    const e1 = m.forward(x);
+    const e2 = m.forward(x);
+    expect(maxDiff(e1.dataSync(), e2.dataSync()).abs).toBe(0);
+    m.train();
+    const t1 = m.forward(x);
+    const t2 = m.forward(x);
+    expect(maxDiff(t1.dataSync(), t2.dataSync()).abs).toBeGreaterThan(0);
+    m.eval();
+    tf.dispose([x, e1, e2, t1, t2]);
     m.dispose();
   });
 

@@ -38,4 +38,9 @@ export {
   type SwinPreset,
   swinPresetConfig,
 } from './presets.js';
-export { WindowAttention, type WindowAttentionOptions, windowAttentionMacs } from './window-attention.js';
+export {
+  clearWindowAttentionCache,
+  WindowAttention,
+  type WindowAttentionOptions,
+  windowAttentionMacs,
+} from './window-attention.js';

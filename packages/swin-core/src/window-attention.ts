@@ -1,4 +1,14 @@
-import { Dropout, Linear, linear, Module, matMul, truncNormal } from '@swin/nn';
+import {
+  attentionCore,
+  Dropout,
+  Linear,
+  linear,
+  Module,
+  matMul,
+  mergeHeads,
+  splitHeads,
+  truncNormal,
+} from '@swin/nn';
 import { relativePositionBias, relativePositionIndex } from '@swin/rel-pos-bias';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertPositiveInts, fail } from './validate.js';
@@ -36,6 +46,7 @@ export class WindowAttention extends Module {
   readonly window: [number, number];
   readonly headDim: number;
   readonly scale: number;
+  private readonly biasCache = new DerivedCache();
 
   constructor(
     readonly dim: number,
@@ -68,7 +79,11 @@ export class WindowAttention extends Module {
     return this.window[0] * this.window[1];
   }
 
-  /** The relative position bias `[numHeads, N, N]` gathered from the (learnable) table. */
+  /**
+   * The relative position bias `[numHeads, N, N]` gathered from the (learnable) table (a new tensor,
+   * the caller owns it). The forward pass keeps one between inference passes (see
+   * {@link clearWindowAttentionCache}); while gradients are recorded it gathers it afresh.
+   */
   relativePositionBias(): tf.Tensor3D {
     return relativePositionBias(this.relativePositionBiasTable, this.window);
   }
@@ -97,35 +112,56 @@ export class WindowAttention extends Module {
       }
     }
     const nH = this.numHeads;
-    const hd = this.headDim;
     return tf.tidy(() => {
-      // q, k, v as three products with column blocks of the qkv weight (output channels [3][heads][hd]),
-      // then 4-D transposes: the fused [Bn, N, 3, nH, hd] 5-D transpose is ~100x slower on tfjs-wasm.
-      const xf = tf.reshape(x, [Bn * N, C]);
-      const w = this.qkv.weight;
-      const b = this.qkv.bias;
-      const part = (i: number) =>
-        linear(xf, tf.slice(w, [0, i * C], [C, C]), b ? tf.slice(b, [i * C], [C]) : null);
-      const q = tf.transpose(tf.reshape(tf.mul(part(0), this.scale), [Bn, N, nH, hd]), [0, 2, 1, 3]);
-      const kT = tf.transpose(tf.reshape(part(1), [Bn, N, nH, hd]), [0, 2, 3, 1]);
-      const v = tf.transpose(tf.reshape(part(2), [Bn, N, nH, hd]), [0, 2, 1, 3]);
-      let attn: tf.Tensor = matMul(
-        tf.reshape(q, [Bn * nH, N, hd]) as tf.Tensor3D,
-        tf.reshape(kT, [Bn * nH, hd, N]) as tf.Tensor3D,
-      );
-      const bias = this.relativePositionBias(); // [nH, N, N]
-      attn = tf.add(tf.reshape(attn, [Bn, nH, N, N]), bias);
-      if (mask) {
-        const nW = mask.shape[0];
-        attn = tf.add(tf.reshape(attn, [Bn / nW, nW, nH, N, N]), tf.reshape(mask, [1, nW, 1, N, N]));
-      }
-      attn = tf.softmax(tf.reshape(attn, [Bn * nH, N, N]));
-      attn = this.attnDrop.forward(attn);
-      const o = matMul(attn as tf.Tensor3D, tf.reshape(v, [Bn * nH, N, hd]) as tf.Tensor3D); // [Bn*nH, N, hd]
-      const merged = tf.reshape(tf.transpose(tf.reshape(o, [Bn, nH, N, hd]), [0, 2, 1, 3]), [Bn, N, C]);
+      // one qkv product (output channels [3][heads][hd]), then q, k, v [Bn*nH, N, hd]
+      const qkv = linear(x, this.qkv.weight, this.qkv.bias) as tf.Tensor3D;
+      const [q, k, v] = splitHeads(qkv, 3, nH);
+      const o = this.attend(q, k, v, mask); // [Bn*nH, N, hd]
+      const merged = mergeHeads(o, nH); // [Bn, N, C]
       const out = linear(merged, this.proj.weight, this.proj.bias);
       return this.projDrop.forward(out) as tf.Tensor3D;
     });
+  }
+
+  /** Drops the relative position bias kept between inference passes (rebuilt when needed). */
+  releaseCaches(): void {
+    this.biasCache.dispose();
+  }
+
+  /** Disposes the parameters and the cached relative position bias. */
+  override dispose(): void {
+    this.releaseCaches();
+    super.dispose();
+  }
+
+  /**
+   * q, k, v `[Bn*nH, N, hd]` (groups window-major, head-minor), mask `[nW, N, N]` -> `[Bn*nH, N, hd]`:
+   * `softmax(q k^T * scale + bias + mask) v`. Runs `attentionCore` of `@swin/nn` (one fused kernel per
+   * direction on wasm / cpu, a registered backend kernel on webgpu) unless attention dropout is active,
+   * which needs the probabilities: then plain tfjs ops.
+   */
+  private attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor3D | null): tf.Tensor3D {
+    const nH = this.numHeads;
+    // [nH, N, N]; without a gradient tape, computed once per table value
+    const bias = recordingGradients()
+      ? this.relativePositionBias()
+      : (this.biasCache.get([this.relativePositionBiasTable], () => [
+          this.relativePositionBias(),
+        ])[0] as tf.Tensor3D);
+    if (!(this.training && this.attnDrop.p > 0)) {
+      return attentionCore(q, k, v, { bias, mask, numHeads: nH, scale: this.scale });
+    }
+    const N = this.numTokens;
+    const G = q.shape[0];
+    const Bn = G / nH;
+    let attn: tf.Tensor = matMul(tf.mul(q, this.scale) as tf.Tensor3D, tf.transpose(k, [0, 2, 1]));
+    attn = tf.add(tf.reshape(attn, [Bn, nH, N, N]), bias);
+    if (mask) {
+      const nW = mask.shape[0];
+      attn = tf.add(tf.reshape(attn, [Bn / nW, nW, nH, N, N]), tf.reshape(mask, [1, nW, 1, N, N]));
+    }
+    attn = this.attnDrop.forward(tf.softmax(tf.reshape(attn, [G, N, N])));
+    return matMul(attn as tf.Tensor3D, v);
   }
 
   /** Official `WindowAttention.flops(N)` for one window of `N` tokens. */
@@ -138,4 +174,76 @@ export class WindowAttention extends Module {
 export function windowAttentionMacs(dim: number, numHeads: number, N: number): number {
   const hd = Math.floor(dim / numHeads);
   return N * dim * 3 * dim + numHeads * N * hd * N + numHeads * N * N * hd + N * dim * dim;
+}
+
+/** True unless tfjs is certainly not recording a gradient tape (inside `tf.grad`, `variableGrads`, ...). */
+function recordingGradients(): boolean {
+  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state;
+  return state?.gradientDepth !== 0;
+}
+
+/** Every {@link DerivedCache} currently holding tensors. */
+const liveCaches = new Set<DerivedCache>();
+
+/**
+ * Tensors derived from parameters (the relative position bias gathered from its table), kept between
+ * forward passes while the sources keep their value: the key is the sources' dataIds (`Variable.assign`
+ * gives a variable a new one) and the backend. Released by `dispose()` of the Swin modules, by
+ * {@link clearWindowAttentionCache}, and otherwise at the next lookup of any cache once a source has
+ * been disposed (a model disposed by a container that does not know about the cache).
+ */
+class DerivedCache {
+  private sources: tf.Tensor[] = [];
+  private key: unknown[] = [];
+  private backend = '';
+  private value: tf.Tensor[] | null = null;
+
+  get(sources: tf.Tensor[], make: () => tf.Tensor[]): tf.Tensor[] {
+    for (const c of liveCaches) if (c.sources.some((t) => t.isDisposed)) c.dispose();
+    const backend = tf.getBackend();
+    const v = this.value;
+    if (
+      v &&
+      backend === this.backend &&
+      sources.length === this.key.length &&
+      sources.every((s, i) => s.dataId === this.key[i]) &&
+      v.every((t) => !t.isDisposed)
+    ) {
+      return v;
+    }
+    this.dispose();
+    const made = tf.tidy(make);
+    for (const t of made) tf.keep(t);
+    this.value = made;
+    this.sources = [...sources];
+    this.key = sources.map((s) => s.dataId);
+    this.backend = backend;
+    liveCaches.add(this);
+    return made;
+  }
+
+  dispose(): void {
+    if (this.value) tf.dispose(this.value);
+    this.value = null;
+    this.sources = [];
+    this.key = [];
+    liveCaches.delete(this);
+  }
+}
+
+/**
+ * Disposes the relative position biases that {@link WindowAttention} keeps between inference passes
+ * (one `[numHeads, N, N]` tensor per attention module; rebuilt on the next forward). Returns how many
+ * were released.
+ */
+export function clearWindowAttentionCache(): number {
+  const n = liveCaches.size;
+  for (const c of [...liveCaches]) c.dispose();
+  return n;
+}
+
+/** Releases the inference caches of every {@link WindowAttention} in `m`'s module tree. */
+export function releaseAttentionCaches(m: Module): void {
+  if (m instanceof WindowAttention) m.releaseCaches();
+  for (const [, c] of m.namedChildren()) releaseAttentionCaches(c);
 }
