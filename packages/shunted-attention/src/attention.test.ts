@@ -180,6 +180,52 @@ describe.each(NODE_BACKENDS)('ShuntedAttention on %s', (backend) => {
     }
   });
 
+  it('the attention-dropout path (training, attn_drop > 0) equals the fused path when nothing is dropped', async () => {
+    // attn_drop 1e-9 takes the materialised-probabilities path (smallBatchMatMul, softmax, dropout) but
+    // drops nothing in practice, so values and gradients must match the fused attentionCore path.
+    for (const [sr, heads] of [
+      [1, 2],
+      [2, 4],
+      [8, 2],
+    ]) {
+      const fused = new ShuntedAttention(16, { numHeads: heads, srRatio: sr, qkvBias: true });
+      const dropped = new ShuntedAttention(16, {
+        numHeads: heads,
+        srRatio: sr,
+        qkvBias: true,
+        attnDrop: 1e-9,
+      });
+      try {
+        randomize(fused, 5 + sr);
+        randomize(dropped, 5 + sr);
+        dropped.train();
+        const x = tf.randomNormal([2, 9, 10, 16], 0, 1, 'float32', sr) as tf.Tensor4D;
+        const r = tf.randomNormal([2, 9, 10, 16], 0, 1, 'float32', 3) as tf.Tensor4D;
+        const run = (m: ShuntedAttention) =>
+          tf.variableGrads(() => tf.sum(tf.mul(m.forward(x), r)) as tf.Scalar, m.trainableVariables());
+        const a = run(fused);
+        const b = run(dropped);
+        expect(Math.abs(a.value.dataSync()[0] - b.value.dataSync()[0])).toBeLessThan(1e-3);
+        const names = fused.namedParameters().map(([k]) => k);
+        const av = fused.trainableVariables();
+        const bv = dropped.trainableVariables();
+        for (let i = 0; i < av.length; i++) {
+          const ga = a.grads[av[i].name].dataSync();
+          const gb = b.grads[bv[i].name].dataSync();
+          const scale = Math.max(1, ...Array.from(ga, Math.abs));
+          expect(maxAbsDiff([Array.from(ga)], [Array.from(gb)]), `sr ${sr} ${names[i]}`).toBeLessThan(
+            1e-4 * scale,
+          );
+        }
+        await expectNoLeak(() => dropped.forward(x), `dropout-path forward sr ${sr}`);
+        tf.dispose([x, r, a.value, b.value, ...Object.values(a.grads), ...Object.values(b.grads)]);
+      } finally {
+        fused.dispose();
+        dropped.dispose();
+      }
+    }
+  });
+
   it('throws clear errors on bad arguments and inputs', () => {
     expect(() => new ShuntedAttention(16, { numHeads: 3, srRatio: 2 })).toThrow(
       /num_heads 3 .*divided|dim 16 should be divided by num_heads 3/,

@@ -1,4 +1,14 @@
-import { Conv2d, DepthwiseConv2d, Dropout, gelu, LayerNorm, Linear, Module } from '@swin/nn';
+import {
+  attentionCore,
+  Conv2d,
+  DepthwiseConv2d,
+  Dropout,
+  gelu,
+  LayerNorm,
+  Linear,
+  Module,
+  smallBatchMatMul,
+} from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkAttentionArgs, reductionKernels } from './config.js';
 import { shuntedAttentionMacs } from './counts.js';
@@ -121,8 +131,8 @@ export class ShuntedAttention extends Module {
     const nh = this.numHeads;
     const hd = this.headDim;
     return tf.tidy(() => {
-      // Scaling q before q @ k^T equals the reference's (q @ k^T) * scale up to float32 rounding.
-      const q = tf.mul(this.q.forward(x), this.scale) as tf.Tensor3D;
+      const q = this.q.forward(x) as tf.Tensor3D;
+      const qh = splitHeads(q, B, N, nh, hd); // [B*nh, N, hd]
       let out: tf.Tensor3D;
       if (reduced && this.sr && this.norms && this.kvs && this.localConvs) {
         const half = C / 2;
@@ -137,15 +147,21 @@ export class ShuntedAttention extends Module {
           const k = tf.slice(kv, [0, 0, 0, 0], [B, h, w, half]);
           let v = tf.slice(kv, [0, 0, 0, half], [B, h, w, half]) as tf.Tensor4D;
           v = tf.add(v, this.localConvs[b].forward(v));
-          const qb = tf.slice(q, [0, 0, b * half], [B, N, half]);
-          heads.push(attend(qb, k, v, B, N, M, nh2, hd, this.attnDrop));
+          // branch b's heads are heads [b*nh2, (b+1)*nh2) of q (channels [b*half, (b+1)*half))
+          const qb = tf.reshape(
+            tf.slice(tf.reshape(qh, [B, nh, N * hd]), [0, b * nh2, 0], [B, nh2, N * hd]),
+            [B * nh2, N, hd],
+          ) as tf.Tensor3D;
+          heads.push(
+            tf.reshape(attend(qb, k, v, B, M, nh2, hd, this.scale, this.attnDrop), [B, nh2, N * hd]),
+          );
         }
-        out = mergeHeads(tf.concat(heads, 1), B, N, C);
+        out = mergeHeads(tf.concat(heads, 1), B, N, nh, hd);
       } else {
         const kv = this.kv!.forward(x) as tf.Tensor3D; // [B, N, 2C] = [k | v]
         const k = tf.slice(kv, [0, 0, 0], [B, N, C]);
         const v = tf.slice(kv, [0, 0, C], [B, N, C]);
-        const o = mergeHeads(attend(q, k, v, B, N, N, nh, hd, this.attnDrop), B, N, C);
+        const o = mergeHeads(attend(qh, k, v, B, N, nh, hd, this.scale, this.attnDrop), B, N, nh, hd);
         const lc = this.localConv!.forward(tf.reshape(v, [B, H, W, C]) as tf.Tensor4D);
         out = tf.add(o, tf.reshape(lc, [B, N, C]));
       }
@@ -172,30 +188,44 @@ export class ShuntedAttention extends Module {
 }
 
 /**
- * Multi-head attention of queries `q` `[B, N, nh*hd]` (already scaled) over keys `k` / values `v` with
- * `M` tokens (any shape `[B, ..., nh*hd]` whose middle axes hold `M` tokens in row-major order).
- * Returns per-head outputs `[B, nh, N, hd]`. Only plain (untransposed) matMuls: transposed matMul
- * flags are 10-40x slower on tfjs-wasm.
+ * Multi-head attention of queries `qh` `[B*nh, N, hd]` (groups batch-major, head-minor) over keys `k` /
+ * values `v` with `M` tokens (any shape `[B, ..., nh*hd]` whose middle axes hold `M` tokens in row-major
+ * order, channels `[head][head_dim]`): `softmax(q k^T * scale) v` per head -> `[B*nh, N, hd]`.
+ *
+ * The products run in `@swin/nn`'s `attentionCore` (a WebAssembly SIMD kernel with the scale and softmax
+ * fused, on cpu and wasm; tfjs-wasm's own batched matMul is a scalar loop). With attention dropout active
+ * (training, `attn_drop > 0`) the probabilities must be materialised for the dropout mask, so the two
+ * products go through `smallBatchMatMul` instead (same kernel, transposes free).
  */
 function attend(
-  q: tf.Tensor,
+  qh: tf.Tensor3D,
   k: tf.Tensor,
   v: tf.Tensor,
   B: number,
-  N: number,
   M: number,
   nh: number,
   hd: number,
+  scale: number,
   attnDrop: Dropout,
-): tf.Tensor4D {
-  const qh = tf.reshape(tf.transpose(tf.reshape(q, [B, N, nh, hd]), [0, 2, 1, 3]), [B * nh, N, hd]);
-  const kT = tf.reshape(tf.transpose(tf.reshape(k, [B, M, nh, hd]), [0, 2, 3, 1]), [B * nh, hd, M]);
-  const vh = tf.reshape(tf.transpose(tf.reshape(v, [B, M, nh, hd]), [0, 2, 1, 3]), [B * nh, M, hd]);
-  const attn = attnDrop.forward(tf.softmax(tf.matMul(qh as tf.Tensor3D, kT as tf.Tensor3D), -1));
-  return tf.reshape(tf.matMul(attn as tf.Tensor3D, vh as tf.Tensor3D), [B, nh, N, hd]);
+): tf.Tensor3D {
+  const kh = splitHeads(k, B, M, nh, hd);
+  const vh = splitHeads(v, B, M, nh, hd);
+  if (attnDrop.training && attnDrop.p > 0) {
+    const s = tf.mul(smallBatchMatMul(qh, kh, false, true), scale);
+    const attn = attnDrop.forward(tf.softmax(s, -1)) as tf.Tensor3D;
+    return smallBatchMatMul(attn, vh);
+  }
+  return attentionCore(qh, kh, vh, { scale });
 }
 
-/** `[B, nh, N, hd]` -> `[B, N, nh*hd]` (channels ordered `[head][head_dim]`). */
-function mergeHeads(o: tf.Tensor, B: number, N: number, C: number): tf.Tensor3D {
-  return tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B, N, C]);
+/** `[B, ..., nh*hd]` holding `T` tokens -> `[B*nh, T, hd]` (groups batch-major, head-minor). */
+function splitHeads(t: tf.Tensor, B: number, T: number, nh: number, hd: number): tf.Tensor3D {
+  if (nh === 1) return tf.reshape(t, [B, T, hd]);
+  return tf.reshape(tf.transpose(tf.reshape(t, [B, T, nh, hd]), [0, 2, 1, 3]), [B * nh, T, hd]);
+}
+
+/** `[B*nh, N, hd]` (any shape of that size) -> `[B, N, nh*hd]` (channels ordered `[head][head_dim]`). */
+function mergeHeads(o: tf.Tensor, B: number, N: number, nh: number, hd: number): tf.Tensor3D {
+  if (nh === 1) return tf.reshape(o, [B, N, hd]);
+  return tf.reshape(tf.transpose(tf.reshape(o, [B, nh, N, hd]), [0, 2, 1, 3]), [B, N, nh * hd]);
 }
