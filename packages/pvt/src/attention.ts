@@ -1,8 +1,26 @@
-import { Conv2d, checkPositiveInt, Dropout, gelu, LayerNorm, Linear, Module } from '@swin/nn';
+import {
+  attentionCore,
+  Conv2d,
+  checkPositiveInt,
+  Dropout,
+  gelu,
+  LayerNorm,
+  Linear,
+  Module,
+  smallBatchMatMul,
+} from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { adaptiveAvgPool2d } from './resample.js';
 
-/** Multi-head scaled dot-product attention. q `[B, N, C]`, k/v `[B, M, C]` (heads `[heads][head_dim]`) -> `[B, N, C]`. */
+/**
+ * Multi-head scaled dot-product attention `softmax(q k^T * scale) v` per head. q `[B, N, C]`, k/v `[B, M, C]`
+ * (channels `[heads][head_dim]`) -> `[B, N, C]`.
+ *
+ * The products run in `@swin/nn`'s `attentionCore` (a WebAssembly SIMD kernel with the scale and softmax
+ * fused, on cpu and wasm; tfjs-wasm's own batched matMul is a scalar loop). When `attnDrop` is active
+ * (training, `p > 0`) the probabilities are materialised for the dropout mask and the two products go
+ * through `smallBatchMatMul` (same kernel, transposes free).
+ */
 export function multiHeadAttention(
   q: tf.Tensor3D,
   k: tf.Tensor3D,
@@ -15,15 +33,30 @@ export function multiHeadAttention(
     const [B, N, C] = q.shape;
     const M = k.shape[1];
     const hd = C / numHeads;
-    const qh = tf.transpose(tf.reshape(tf.mul(q, scale), [B, N, numHeads, hd]), [0, 2, 1, 3]);
-    // k^T laid out explicitly ([B, h, hd, M]) so the product is a plain (fast on wasm) batched matMul.
-    const kt = tf.transpose(tf.reshape(k, [B, M, numHeads, hd]), [0, 2, 3, 1]);
-    const vh = tf.transpose(tf.reshape(v, [B, M, numHeads, hd]), [0, 2, 1, 3]);
-    let attn = tf.softmax(tf.matMul(qh, kt), -1);
-    if (attnDrop) attn = attnDrop.forward(attn) as tf.Tensor4D;
-    const out = tf.matMul(attn, vh);
-    return tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B, N, C]) as tf.Tensor3D;
+    const qh = splitHeads(q, B, N, numHeads, hd);
+    const kh = splitHeads(k, B, M, numHeads, hd);
+    const vh = splitHeads(v, B, M, numHeads, hd);
+    let o: tf.Tensor3D;
+    if (attnDrop?.training && attnDrop.p > 0) {
+      const s = tf.mul(smallBatchMatMul(qh, kh, false, true), scale);
+      const attn = attnDrop.forward(tf.softmax(s, -1)) as tf.Tensor3D;
+      o = smallBatchMatMul(attn, vh);
+    } else {
+      o = attentionCore(qh, kh, vh, { scale });
+    }
+    if (numHeads === 1) return tf.reshape(o, [B, N, C]) as tf.Tensor3D;
+    return tf.reshape(tf.transpose(tf.reshape(o, [B, numHeads, N, hd]), [0, 2, 1, 3]), [
+      B,
+      N,
+      C,
+    ]) as tf.Tensor3D;
   });
+}
+
+/** `[B, T, nh*hd]` -> `[B*nh, T, hd]` (groups batch-major, head-minor). */
+function splitHeads(t: tf.Tensor3D, B: number, T: number, nh: number, hd: number): tf.Tensor3D {
+  if (nh === 1) return t;
+  return tf.reshape(tf.transpose(tf.reshape(t, [B, T, nh, hd]), [0, 2, 1, 3]), [B * nh, T, hd]);
 }
 
 /** Options of `SRAttention`. */

@@ -1,6 +1,7 @@
+import { Dropout } from '@swin/nn';
 import { expectNoLeak, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GlobalAttention, SRAttention } from './attention.js';
+import { GlobalAttention, multiHeadAttention, SRAttention } from './attention.js';
 import { GlobalAttentionBlock, PVTBlock, PVTv2Block } from './blocks.js';
 import { ConvMlp, OverlapPatchEmbed, PatchEmbed } from './layers.js';
 
@@ -87,6 +88,48 @@ describe.each(NODE_BACKENDS)('PVT blocks on %s', (backend) => {
     expect(maxAbsDiff(y.dataSync(), ref)).toBeLessThan(1e-4);
     tf.dispose([x, y, ...Object.values(sd)]);
     a.dispose();
+  });
+
+  it('multiHeadAttention: the attention-dropout path equals the fused path when nothing is dropped', async () => {
+    // p = 1e-9 in training mode takes the materialised-probabilities path (smallBatchMatMul, softmax,
+    // dropout) but drops nothing in practice: values and gradients must match the fused attentionCore path.
+    const drop = new Dropout(1e-9).train();
+    for (const [B, N, M, C, heads] of [
+      [1, 7, 7, 8, 1],
+      [2, 10, 4, 12, 3],
+      [3, 5, 9, 16, 2],
+    ]) {
+      const shapes: [number, number, number][] = [
+        [B, N, C],
+        [B, M, C],
+        [B, M, C],
+        [B, N, C],
+      ];
+      const [q, k, v, r] = shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', 10 + i) as tf.Tensor3D);
+      const f = (d?: Dropout) =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              multiHeadAttention(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor3D, heads, 0.4, d),
+              r,
+            ),
+          ),
+        )([q, k, v]);
+      const y0 = multiHeadAttention(q, k, v, heads, 0.4);
+      const y1 = multiHeadAttention(q, k, v, heads, 0.4, drop);
+      expect(maxAbsDiff(y0.dataSync(), y1.dataSync())).toBeLessThan(1e-5);
+      const g0 = f();
+      const g1 = f(drop);
+      for (let i = 0; i < 3; i++) {
+        expect(
+          maxAbsDiff(g0[i].dataSync(), g1[i].dataSync()),
+          `[${B},${N},${M},${C}] x${heads} grad ${i}`,
+        ).toBeLessThan(1e-4);
+      }
+      await expectNoLeak(() => multiHeadAttention(q, k, v, heads, 0.4, drop), 'dropout path');
+      await expectNoLeak(() => f(drop), 'dropout path gradients');
+      tf.dispose([q, k, v, r, y0, y1, ...g0, ...g1]);
+    }
   });
 
   it('blocks keep NHWC shape; forward and forwardTokens agree; batch items are independent', () => {
