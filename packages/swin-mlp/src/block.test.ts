@@ -45,7 +45,7 @@ describe.each(NODE_BACKENDS)('SwinMLPBlock on %s', (backend) => {
         expect(report.loaded).toBe(Object.keys(fx.stateDict).length);
         const [H, W] = kw.input_resolution as [number, number];
         const x = fx.inputs.input;
-        for (const mode of ['auto', 'batched', 'unstack', 'gather'] as const) {
+        for (const mode of ['auto', 'batched', 'unstack', 'gather', 'kernel'] as const) {
           const prev = setHeadMatMulMode(mode);
           try {
             const y = tf.tidy(() =>

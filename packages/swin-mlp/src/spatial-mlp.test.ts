@@ -19,7 +19,7 @@ describe('reference Conv1d(groups) self-check', () => {
   });
 });
 
-const MODES: HeadMatMulMode[] = ['auto', 'batched', 'unstack', 'gather'];
+const MODES: HeadMatMulMode[] = ['auto', 'batched', 'unstack', 'gather', 'kernel'];
 const CASES = NODE_BACKENDS.flatMap((b) => MODES.map((m) => [b, m] as const));
 
 describe.each(CASES)('grouped spatial MLP on %s, head matMul mode %s', (backend, mode) => {
@@ -170,5 +170,34 @@ describe.each(CASES)('grouped spatial MLP on %s, head matMul mode %s', (backend,
       /windows must be \[B\*nW, N, C\]/,
     );
     tf.dispose([x, w, w2, b, win]);
+  });
+});
+
+describe.each(NODE_BACKENDS)('head matMul mode auto on %s', (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+  });
+
+  it("runs no tfjs BatchMatMul, forward or backward (the SIMD kernel of @swin/nn's smallBatchMatMul)", async () => {
+    const prev = setHeadMatMulMode('auto');
+    const x = tf.randomNormal([4, 16, 30]) as tf.Tensor3D;
+    const w = tf.randomNormal([64, 16, 1]);
+    const b = tf.randomNormal([64]);
+    try {
+      const info = await tf.profile(() =>
+        tf.grads((a: tf.Tensor, c: tf.Tensor) => tf.sum(headTokenMix(a as tf.Tensor3D, c, b)))([x, w]),
+      );
+      for (const t of info.result as tf.Tensor[]) t.dispose();
+      expect(info.kernelNames).not.toContain('BatchMatMul');
+    } finally {
+      setHeadMatMulMode(prev);
+      tf.dispose([x, w, b]);
+    }
+  });
+
+  it('setHeadMatMulMode rejects unknown modes', () => {
+    expect(() => setHeadMatMulMode('fast' as HeadMatMulMode)).toThrow(
+      /setHeadMatMulMode: unknown mode 'fast' \(expected auto, batched, unstack, gather or kernel\)/,
+    );
   });
 });

@@ -1,14 +1,18 @@
+import { attentionKernelAvailable, smallBatchMatMul } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * The grouped spatial MLP of Swin-MLP (`nn.Conv1d(nH*N, nH*N, kernel_size=1, groups=nH)` on
- * `[B*nW, nH*N, C/nH]`) as per-head 2-D matMuls.
+ * `[B*nW, nH*N, C/nH]`) as per-head matrix products `W_h @ X_h`.
  *
- * Why not simply one batched matMul: tfjs-wasm runs a batched matMul `[nH, N, N] @ [nH, N, M]` up to
- * 10-40x slower than `nH` plain 2-D matMuls (only the 2-D case reaches XNNPACK), and tfjs's own matMul
- * gradient uses transposed matMuls, which are 10-40x slower again on wasm. So on wasm, heads with enough
- * work are multiplied one by one (`W_h @ X_h`, no transpose flags), small ones batched, and the gradient
- * is written out with explicit transposes.
+ * Why not simply `tf.matMul` on `[nH, N, N] @ [nH, N, M]`: tfjs-wasm runs every batched (and every
+ * transposed) matMul in a scalar loop, 10-40x slower than its 2-D (XNNPACK) matMul, and tfjs's own matMul
+ * gradient uses transposed matMuls. So on cpu and wasm (where `@swin/nn`'s SIMD GEMM kernel is available)
+ * the products run in `smallBatchMatMul`, whose gradient reads the transposes strided (measured on wasm,
+ * 2-core machine, Swin-MLP-T shapes: 3-9x faster forward and 3-8x faster forward+backward than the
+ * per-head 2-D matMuls of the former default, 5-13x faster than one batched matMul). Elsewhere (webgl,
+ * webgpu) one batched matMul runs, with a custom gradient of explicit transposes and plain matMuls; the
+ * per-head 2-D matMul modes remain selectable for comparison.
  *
  * Layout: the PyTorch weight `[nH*N, N, 1]` reshaped to `[nH, N, N]` is `W[h, i, j]` = weight of input
  * token `j` in output token `i` of head `h`; as the LEFT operand of `W_h @ X_h` it needs no transpose at
@@ -21,48 +25,42 @@ function fail(fn: string, message: string): never {
 }
 
 /**
- * Auto mode on wasm: heads are split with `tf.unstack` (tfjs-wasm's slice copies the WHOLE input once per
- * slice, so the split costs `nH` full copies) when there are at most this many heads...
+ * How the per-head products run: `auto` (default) = `kernel` where `@swin/nn`'s SIMD kernel is available
+ * (cpu, wasm), else `batched`. `kernel` forces `smallBatchMatMul` (its own gradient; falls back to plain
+ * tfjs ops on backends without the kernel), `batched` one batched `tf.matMul`, `unstack` / `gather` `nH`
+ * 2-D matMuls with the heads split by `tf.unstack` / `tf.gather` (tfjs-wasm's slice copies the WHOLE
+ * input once per slice, so `unstack` costs `nH` full copies). All give the same numbers (up to float32
+ * summation order).
  */
-const UNSTACK_MAX_HEADS = 16;
-/** ...and each head has at least this many multiply-accumulates; otherwise one batched matMul. */
-const PER_HEAD_MIN_MACS = 1 << 18;
-
-/**
- * How the per-head products run: `auto` (default) picks per backend and size (see `headMatMul`),
- * `batched` forces one batched matMul, `unstack` / `gather` force `nH` 2-D matMuls with the heads split
- * by `tf.unstack` / `tf.gather`. All give the same numbers (up to float32 summation order).
- */
-export type HeadMatMulMode = 'auto' | 'batched' | 'unstack' | 'gather';
+export type HeadMatMulMode = 'auto' | 'batched' | 'unstack' | 'gather' | 'kernel';
 let headMatMulMode: HeadMatMulMode = 'auto';
 
 /** Sets the {@link HeadMatMulMode} (process-wide; for benchmarks and tests). Returns the previous mode. */
 export function setHeadMatMulMode(mode: HeadMatMulMode): HeadMatMulMode {
-  if (!['auto', 'batched', 'unstack', 'gather'].includes(mode)) {
-    throw new Error(`setHeadMatMulMode: unknown mode '${mode}' (expected auto, batched, unstack or gather)`);
+  if (!['auto', 'batched', 'unstack', 'gather', 'kernel'].includes(mode)) {
+    throw new Error(
+      `setHeadMatMulMode: unknown mode '${mode}' (expected auto, batched, unstack, gather or kernel)`,
+    );
   }
   const prev = headMatMulMode;
   headMatMulMode = mode;
   return prev;
 }
 
-function resolveMode(nH: number, macsPerHead: number): Exclude<HeadMatMulMode, 'auto'> {
+function resolveMode(): Exclude<HeadMatMulMode, 'auto'> {
   if (headMatMulMode !== 'auto') return headMatMulMode;
-  if (nH === 1 || tf.getBackend() !== 'wasm') return 'batched';
-  return nH <= UNSTACK_MAX_HEADS && macsPerHead >= PER_HEAD_MIN_MACS ? 'unstack' : 'batched';
+  return attentionKernelAvailable() ? 'kernel' : 'batched';
 }
 
 /**
- * `[nH, P, K] @ [nH, K, Q] -> [nH, P, Q]` with plain (untransposed) matMuls only. On wasm, up to 16 heads
- * with enough work each run as `nH` 2-D matMuls (XNNPACK; the batched kernel is a much slower generic
- * loop); many or small heads, and every other backend, use one batched matMul (fewer ops, no per-op
- * overhead). `gather` mode (no full copies, but one op per head) measured slower than both here.
- * Forward-only building block: called inside the custom gradient below.
+ * `[nH, P, K] @ [nH, K, Q] -> [nH, P, Q]` with plain (untransposed) matMuls only, in the current
+ * {@link HeadMatMulMode}. Forward-only building block: called inside the custom gradient below.
  */
 function headMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  const [nH, P, K] = a.shape;
-  const mode = resolveMode(nH, P * K * b.shape[2]);
+  const nH = a.shape[0];
+  const mode = resolveMode();
   if (mode === 'batched') return tf.matMul(a, b);
+  if (mode === 'kernel') return smallBatchMatMul(a, b);
   return tf.tidy(() => {
     const heads = (t: tf.Tensor3D): tf.Tensor2D[] =>
       mode === 'unstack'
@@ -119,7 +117,10 @@ export function headTokenMix(x: tf.Tensor3D, weight: tf.Tensor, bias: tf.Tensor 
   }
   return tf.tidy(() => {
     const w = tf.reshape(weight, [nH, N, N]);
-    const y = perHeadMatMul(w, x) as tf.Tensor3D;
+    const y =
+      resolveMode() === 'kernel'
+        ? smallBatchMatMul(w as tf.Tensor3D, x) // its gradient reads the transposes strided (no copies)
+        : (perHeadMatMul(w, x) as tf.Tensor3D);
     return bias ? tf.add(y, tf.reshape(bias, [nH, N, 1])) : y;
   });
 }
