@@ -493,6 +493,39 @@ describe.each(NODE_BACKENDS)('fused kernels (erf, gelu, layerNorm, heads) on %s'
     tf.dispose([x, w, b, r, ...g, ...h]);
   });
 
+  it('variables are not copied for the backward pass of linear / layerNorm; their gradients are right', async () => {
+    await useBackend(backend);
+    const x = rand([12, 5], 40);
+    const w = tf.variable(rand([5, 8], 41), true, 'lin_w_nocopy');
+    const b = tf.variable(rand([8], 42), true, 'lin_b_nocopy');
+    const g = tf.variable(tf.add(rand([8], 43), 1), true, 'ln_g_nocopy'); // C % 4 == 0: the kernel path
+    const r = rand([12, 8], 44);
+    const loss = () => tf.sum(tf.mul(layerNorm(linear(x, w, b), g, null, 1e-5), r)) as tf.Scalar;
+    const clonedShapes: string[] = [];
+    const engine = tf.engine() as unknown as { runKernel: (...a: unknown[]) => unknown };
+    const original = engine.runKernel.bind(engine);
+    engine.runKernel = (...a: unknown[]) => {
+      if (a[0] === 'Identity') clonedShapes.push(String((a[1] as { x: tf.Tensor }).x.shape));
+      return original(...a);
+    };
+    let grads: Record<string, tf.Tensor>;
+    let value: tf.Scalar;
+    try {
+      ({ value, grads } = tf.variableGrads(loss, [w, b, g]));
+    } finally {
+      engine.runKernel = original;
+    }
+    expect(clonedShapes).not.toContain(String(w.shape));
+    expect(clonedShapes).not.toContain(String(g.shape));
+    // same gradients with plain tensors (which are saved the usual way)
+    const plain = [w, b, g].map((v) => tf.clone(v));
+    const ref = tf.grads((ww: tf.Tensor, bb: tf.Tensor, gg: tf.Tensor) =>
+      tf.sum(tf.mul(layerNorm(linear(x, ww, bb), gg, null, 1e-5, { impl: 'tf' }), r)),
+    )(plain);
+    for (const [i, v] of [w, b, g].entries()) expect(maxAbsDiff(grads[v.name], ref[i])).toBeLessThan(1e-4);
+    tf.dispose([x, r, value, ...Object.values(grads), ...ref, ...plain, w, b, g]);
+  });
+
   it('bad arguments get clear errors', async () => {
     await useBackend(backend);
     const x = tf.zeros([2, 6]);

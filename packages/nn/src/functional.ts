@@ -27,17 +27,39 @@ export { elementwiseKernelsAvailable } from './fused-kernels.js';
 export function matMul<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T): T {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, y, save] = args as [T, T, tf.GradSaveFunc];
-    save([x, y]);
+    const restore = saveForGradient(save, [x, y]);
     return {
       value: tf.matMul(x, y),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const g = dy as T;
-        const [xs, ys] = saved as [T, T];
+        const [xs, ys] = restore(saved) as [T, T];
         return [matMulTransposedB(g, ys), matMulTransposedA(xs, g)];
       },
     };
   });
   return f(a, b) as T;
+}
+
+/**
+ * Saves `tensors` for a custom gradient, except variables, and returns how to get all of them back in
+ * the gradient function. tfjs clones every saved tensor (on tfjs-wasm a full copy: ~113 MB per Swin-T
+ * training step for the weights alone), while a variable keeps its value until the optimizer applies
+ * the gradients (`minimize`, `variableGrads` compute every gradient first). Assigning a variable
+ * between a forward pass and its backward pass is not supported.
+ */
+function saveForGradient(save: tf.GradSaveFunc, tensors: tf.Tensor[]): (saved: tf.Tensor[]) => tf.Tensor[] {
+  const keep = tensors.map((t) => t instanceof tf.Variable);
+  save(tensors.filter((_, i) => !keep[i]));
+  return (saved) => {
+    let j = 0;
+    return tensors.map((t, i) => (keep[i] ? t : saved[j++]));
+  };
+}
+
+/** Column sums of g `[M, N]` -> `[N]` as `ones[1, M] @ g` (tfjs-wasm's Sum over axis 0 is ~18x slower). */
+function sumRows(g: tf.Tensor2D): tf.Tensor1D {
+  const [M, N] = g.shape;
+  return tf.reshape(tf.matMul(tf.ones([1, M]), g), [N]);
 }
 
 function swapLast(t: tf.Tensor): tf.Tensor {
@@ -88,13 +110,13 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor | null): tf.Ten
 function affine(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, wi, bi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    save([xi, wi]);
+    const restore = saveForGradient(save, [xi, wi]);
     return {
       value: tf.fused.matMul({ a: xi, b: wi, bias: bi }),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const g = dy as tf.Tensor2D;
-        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-        return [matMulTransposedB(g, ws), matMulTransposedA(xs, g), tf.sum(g, 0)];
+        const [xs, ws] = restore(saved) as [tf.Tensor2D, tf.Tensor2D];
+        return [matMulTransposedB(g, ws), matMulTransposedA(xs, g), sumRows(g)];
       },
     };
   });
@@ -163,11 +185,11 @@ export function layerNorm(
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [xi, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const [y, mean, rstd] = layerNormKernel(xi, g, b, eps);
-      save([xi, g, mean, rstd]);
+      const restore = saveForGradient(save, [xi, g, mean, rstd]);
       return {
         value: y,
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-          const [xs, gs, ms, rs] = saved;
+          const [xs, gs, ms, rs] = restore(saved);
           return layerNormGradKernel(xs, dy as tf.Tensor, gs, ms, rs);
         },
       };
