@@ -10,7 +10,7 @@ import {
   tokensToHeadsKernel,
 } from './fused-kernels.js';
 
-export { elementwiseKernelsAvailable } from './fused-kernels.js';
+export { elementwiseKernelsAvailable, registerShiftedWindowKernels } from './fused-kernels.js';
 
 /**
  * Stateless, differentiable building blocks. Every function works on cpu, wasm, webgl and webgpu,
