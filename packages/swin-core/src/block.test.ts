@@ -77,6 +77,38 @@ describe.each(NODE_BACKENDS)('SwinTransformerBlock on %s', (backend) => {
     block.dispose();
   });
 
+  it('runs the fused kernels it relies on (attention, GELU, LayerNorm, heads; shifted windows on wasm)', async () => {
+    await useBackend(backend);
+    const block = new SwinTransformerBlock(8, [8, 8], 2, { windowSize: 4, shiftSize: 2 });
+    const x = tf.randomNormal([1, 8, 8, 8], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const seen = new Set<string>();
+    const engine = tf.engine() as unknown as { runKernel: (...a: unknown[]) => unknown };
+    const original = engine.runKernel.bind(engine);
+    engine.runKernel = (...a: unknown[]) => {
+      seen.add(a[0] as string);
+      return original(...a);
+    };
+    try {
+      tf.dispose(block.forward(x));
+    } finally {
+      engine.runKernel = original;
+    }
+    for (const k of [
+      'SwinSmallGemm',
+      'SwinNnGelu',
+      'SwinNnLayerNorm',
+      'SwinNnTokensToHeads',
+      '_FusedMatMul',
+    ]) {
+      expect(seen.has(k), k).toBe(true);
+    }
+    expect(seen.has('SwinShiftedWindowPartition')).toBe(backend === 'wasm');
+    expect(seen.has('SwinShiftedWindowReverse')).toBe(backend === 'wasm');
+    if (backend === 'wasm') expect(seen.has('Slice')).toBe(false);
+    x.dispose();
+    block.dispose();
+  });
+
   it('at divisible sizes the padding path is inert: masks equal the official ones', async () => {
     await useBackend(backend);
     const shifted = new SwinTransformerBlock(8, [8, 12], 2, { windowSize: 4, shiftSize: 2 });

@@ -1,6 +1,8 @@
-import { DropPath, type FeatureBlock, LayerNorm, Mlp, Module } from '@swin/nn';
+import { DropPath, type FeatureBlock, LayerNorm, Mlp, Module, registerShiftedWindowKernels } from '@swin/nn';
 import { shiftedWindowMask, shiftedWindowMaskPadded } from '@swin/shifted-mask';
 import {
+  SWIN_SHIFTED_WINDOW_PARTITION,
+  SWIN_SHIFTED_WINDOW_REVERSE,
   shiftedWindowPartition,
   shiftedWindowReverse,
   windowPartition,
@@ -54,7 +56,8 @@ export function effectiveWindow(
  *
  * Forward accepts any `H x W`: after norm1 the map is zero-padded at the bottom/right to window
  * multiples, the padding gets its own region id in the attention mask (real tokens never attend to it),
- * the shifted path uses the fused cached gather of `@swin/window-ops`, and the result is cropped back.
+ * the shifted path uses the fused shifted-window ops of `@swin/window-ops` (on wasm through row-copy
+ * kernels registered with `registerShiftedWindowKernels` of `@swin/nn`), and the result is cropped back.
  * Where the window divides the map this is identical to the official block. Masks are cached per shape
  * by `@swin/shifted-mask`, the relative position index by `@swin/rel-pos-bias`.
  */
@@ -154,6 +157,13 @@ export class SwinTransformerBlock extends Module implements FeatureBlock {
           [0, padW],
           [0, 0],
         ]);
+      }
+      // on wasm the shifted path runs row-copy kernels (window-ops' backend hook) instead of Slice + Concat
+      if (s > 0 && tf.getBackend() === 'wasm') {
+        registerShiftedWindowKernels({
+          partition: SWIN_SHIFTED_WINDOW_PARTITION,
+          reverse: SWIN_SHIFTED_WINDOW_REVERSE,
+        });
       }
       const windows = s > 0 ? shiftedWindowPartition(h, ws, s) : windowPartition(h, ws);
       const tokens = tf.reshape(windows, [-1, ws * ws, C]) as tf.Tensor3D;
