@@ -1,5 +1,4 @@
-import { readdirSync } from 'node:fs';
-import { expectNoLeak, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
+import { expectNoLeak, listFixtures, loadFixture, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,7 +8,6 @@ import {
   relativePositionIndex,
   relativePositionIndexArray,
 } from './index.js';
-import { fixturePath, parityDir, readSafetensors } from './test/fixtures.js';
 
 /** Brute force from the official code: coords meshgrid, pairwise difference, shift, scale, sum. */
 function officialIndex(wh: number, ww: number): number[][] {
@@ -106,10 +104,9 @@ describe('relativePositionIndexArray (plain JS)', () => {
   });
 });
 
-const fixtureNames = readdirSync(parityDir())
-  .filter((f) => f.startsWith('rel_pos_index_') && f.endsWith('.safetensors'))
-  .map((f) => f.slice(0, -'.safetensors'.length))
-  .sort();
+const fixtureNames = listFixtures()
+  .filter((f) => f.startsWith('rel_pos_index_'))
+  .map((f) => f.slice(0, -'.safetensors'.length));
 
 describe.each(NODE_BACKENDS)('relative position on %s', (backend) => {
   it('finds the rel_pos_index fixtures', () => {
@@ -118,16 +115,18 @@ describe.each(NODE_BACKENDS)('relative position on %s', (backend) => {
 
   it.each(fixtureNames)('relativePositionIndex matches fixture %s exactly', async (name) => {
     await useBackend(backend);
-    const fx = readSafetensors(fixturePath(name));
-    const cfg = JSON.parse(fx.metadata.config) as { kwargs: { window_size: [number, number] } };
+    const fx = loadFixture(`${name}.safetensors`);
+    const cfg = fx.config as { kwargs: { window_size: [number, number] } };
     const [wh, ww] = cfg.kwargs.window_size;
-    const expected = fx.tensors.output;
-    expect(expected.dtype).toBe('I64');
+    expect(fx.dtypes.output).toBe('I64');
+    const expectedShape = fx.expected.output.shape;
+    const expectedData = Array.from(fx.expected.output.dataSync());
+    fx.dispose();
     const got = relativePositionIndex(wh, ww);
     expect(got.dtype).toBe('int32');
-    expect(got.shape).toEqual(expected.shape);
-    expect(Array.from(await got.data())).toEqual(Array.from(expected.data));
-    expect(Array.from(relativePositionIndexArray(wh, ww))).toEqual(Array.from(expected.data));
+    expect(got.shape).toEqual(expectedShape);
+    expect(Array.from(await got.data())).toEqual(expectedData);
+    expect(Array.from(relativePositionIndexArray(wh, ww))).toEqual(expectedData);
     got.dispose();
   });
 

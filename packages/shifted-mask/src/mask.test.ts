@@ -1,5 +1,4 @@
-import { readdirSync } from 'node:fs';
-import { expectNoLeak, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
+import { expectNoLeak, listFixtures, loadFixture, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,7 +13,6 @@ import {
   shiftedWindowMaskPadded,
   shiftedWindowMaskPaddedArray,
 } from './index.js';
-import { fixturePath, parityDir, readSafetensors } from './test/fixtures.js';
 
 // ---------------------------------------------------------------------------------------------
 // Brute force, transcribed from the official SwinTransformerBlock.__init__ (img_mask with Python
@@ -277,10 +275,9 @@ describe('padded variants (plain JS)', () => {
   });
 });
 
-const fixtureNames = readdirSync(parityDir())
-  .filter((f) => f.startsWith('shifted_mask_') && f.endsWith('.safetensors'))
-  .map((f) => f.slice(0, -'.safetensors'.length))
-  .sort();
+const fixtureNames = listFixtures()
+  .filter((f) => f.startsWith('shifted_mask_'))
+  .map((f) => f.slice(0, -'.safetensors'.length));
 
 describe.each(NODE_BACKENDS)('shiftedWindowMask on %s', (backend) => {
   it('finds the four shifted_mask fixtures', () => {
@@ -289,14 +286,15 @@ describe.each(NODE_BACKENDS)('shiftedWindowMask on %s', (backend) => {
 
   it.each(fixtureNames)('matches fixture %s exactly', async (name) => {
     await useBackend(backend);
-    const fx = readSafetensors(fixturePath(name));
-    const cfg = JSON.parse(fx.metadata.config) as {
+    const fx = loadFixture(`${name}.safetensors`);
+    const cfg = fx.config as {
       kwargs: { input_resolution: [number, number] };
       derived: { window_size: number; shift_size: number };
     };
     const [H, W] = cfg.kwargs.input_resolution;
     const { window_size: ws, shift_size: ss } = cfg.derived;
-    const expected = fx.tensors.output;
+    const expected = { shape: fx.expected.output.shape, data: fx.expected.output.dataSync() };
+    fx.dispose();
     const got = shiftedWindowMask(H, W, ws, ss);
     expect(got.dtype).toBe('float32');
     expect(got.shape).toEqual(expected.shape);

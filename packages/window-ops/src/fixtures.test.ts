@@ -1,5 +1,5 @@
-import { NODE_BACKENDS, tf, useBackend } from '@swin/testing';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { type Fixture, loadFixture, NODE_BACKENDS, tf, useBackend } from '@swin/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cyclicShift,
   shiftedWindowPartition,
@@ -8,13 +8,7 @@ import {
   windowPermutation,
   windowReverse,
 } from './index.js';
-import {
-  expectBitEqual,
-  type Fixture,
-  type FixtureTensor,
-  fixtureTensor,
-  loadFixture,
-} from './test-utils/helpers.js';
+import { expectBitEqual } from './test-utils/helpers.js';
 
 // Golden outputs of the official window_partition / window_reverse / torch.roll (see the fixtures'
 // `layouts` metadata); data movement must reproduce them bit for bit.
@@ -28,6 +22,18 @@ interface Config {
   window_size: number;
   shift_size: number;
   num_windows_per_image: number;
+}
+
+interface FixtureTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** A fixture tensor (input or expected output) read back as plain values. */
+function fixtureTensor(f: Fixture, key: string): FixtureTensor {
+  const t = f.inputs[key] ?? f.expected[key];
+  if (!t) throw new Error(`fixture ${f.file} has no tensor '${key}'`);
+  return { shape: t.shape, data: t.dataSync() as Float32Array };
 }
 
 const toTensor = (t: FixtureTensor) => tf.tensor4d(t.data, t.shape as [number, number, number, number]);
@@ -49,9 +55,10 @@ describe.each(NODE_BACKENDS)('window_ops parity fixtures on %s', (backend) => {
     let fx: Fixture;
     let cfg: Config;
     beforeAll(() => {
-      fx = loadFixture(name);
-      cfg = JSON.parse(fx.metadata['config']) as Config;
+      fx = loadFixture(`${name}.safetensors`);
+      cfg = fx.config as Config;
     });
+    afterAll(() => fx.dispose());
 
     it('has the documented layout and config', () => {
       expect(fx.metadata['family']).toBe('window_ops');
