@@ -1,5 +1,5 @@
+import { TensorLruCache } from '@swin/window-ops';
 import * as tf from '@tensorflow/tfjs-core';
-import { Lru } from './lru.js';
 import { checkInt, toPair, type WindowSize } from './validate.js';
 
 /**
@@ -69,24 +69,17 @@ const entryTensors = (e: RelPosEntry) => [e.flat, e.selH, e.selW, e.selHT, e.sel
 /** Maximum number of (backend, wh, ww) entries kept; the least recently used one is disposed. */
 const CACHE_LIMIT = 32;
 
-const cache = new Lru<RelPosEntry>(CACHE_LIMIT, (e) => {
-  for (const t of entryTensors(e)) if (!t.isDisposed) t.dispose();
-});
+const cache = new TensorLruCache<RelPosEntry>(CACHE_LIMIT, entryTensors);
 
 /** Cached static tensors for a window on the current backend (created once, kept, LRU-bounded). */
 function entryFor(wh: number, ww: number): RelPosEntry {
-  const key = `${tf.getBackend()}|${wh}x${ww}`;
-  const hit = cache.get(key);
-  if (hit && entryTensors(hit).every((t) => !t.isDisposed)) return hit;
-  const entry: RelPosEntry = {
+  return cache.getOrCreate(`${tf.getBackend()}|${wh}x${ww}`, () => ({
     flat: tf.keep(tf.tensor1d(relativePositionIndexArray(wh, ww), 'int32')),
     selH: tf.keep(offsetSelector(wh, false)),
     selW: tf.keep(offsetSelector(ww, false)),
     selHT: tf.keep(offsetSelector(wh, true)),
     selWT: tf.keep(offsetSelector(ww, true)),
-  };
-  cache.set(key, entry);
-  return entry;
+  }));
 }
 
 /**

@@ -1,5 +1,5 @@
+import { TensorLruCache } from '@swin/window-ops';
 import * as tf from '@tensorflow/tfjs-core';
-import { Lru } from './lru.js';
 
 /** A size (window or shift): one number for both axes, or `[height, width]`. */
 export type Size2 = number | readonly [number, number];
@@ -245,9 +245,7 @@ function paddingMode(fn: string, p: unknown): PaddingMode {
 /** Maximum number of cached masks (per process, all backends); least recently used ones are disposed. */
 const CACHE_LIMIT = 32;
 
-const cache = new Lru<tf.Tensor3D>(CACHE_LIMIT, (t) => {
-  if (!t.isDisposed) t.dispose();
-});
+const cache = new TensorLruCache<tf.Tensor3D>(CACHE_LIMIT, (t) => [t]);
 
 /** Disposes every cached mask on every backend. The next call rebuilds what it needs. */
 export function clearShiftedMaskCache(): void {
@@ -256,13 +254,11 @@ export function clearShiftedMaskCache(): void {
 
 function cachedMask(g: Geometry, padding: PaddingMode | 'none'): tf.Tensor3D {
   const key = `${tf.getBackend()}|${padding}|${g.H}x${g.W}|${g.wh}x${g.ww}|${g.sh}x${g.sw}`;
-  let t = cache.get(key);
-  if (!t || t.isDisposed) {
+  const t = cache.getOrCreate(key, () => {
     const n = g.wh * g.ww;
     const nW = (g.Hp / g.wh) * (g.Wp / g.ww);
-    t = tf.keep(tf.tensor3d(maskFromLabels(rolledLabels(g, padding), g), [nW, n, n], 'float32'));
-    cache.set(key, t);
-  }
+    return tf.keep(tf.tensor3d(maskFromLabels(rolledLabels(g, padding), g), [nW, n, n], 'float32'));
+  });
   // A new handle on the cached buffer (no copy); the caller owns it.
   return tf.reshape(t, t.shape);
 }

@@ -15,6 +15,7 @@ export {
   shiftedWindowReverse,
   type WindowOpsMethod,
 } from './fused.js';
+export { TensorLruCache } from './lru.js';
 export { cropTo, type PaddedToWindow, padToWindow } from './pad.js';
 export { windowPartition, windowReverse } from './partition.js';
 export {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { TensorLruCache } from './lru.js';
 import {
   assertPositiveInt,
   assertTiles,
@@ -95,21 +96,7 @@ interface CacheEntry {
 /** Default number of (backend, H, W, window, shift) entries the permutation cache holds. */
 export const DEFAULT_WINDOW_OPS_CACHE_CAPACITY = 64;
 
-const cache = new Map<string, CacheEntry>();
-let capacity = DEFAULT_WINDOW_OPS_CACHE_CAPACITY;
-
-function disposeEntry(e: CacheEntry): void {
-  e.perm.dispose();
-  e.inverse.dispose();
-}
-
-function evictOverflow(): void {
-  while (cache.size > capacity) {
-    const oldest = cache.keys().next().value as string;
-    disposeEntry(cache.get(oldest)!);
-    cache.delete(oldest);
-  }
-}
+const cache = new TensorLruCache<CacheEntry>(DEFAULT_WINDOW_OPS_CACHE_CAPACITY, (e) => [e.perm, e.inverse]);
 
 /**
  * @internal Cached permutation tensors for the current backend. `sh`/`sw` must already be reduced
@@ -124,21 +111,13 @@ export function permutationTensors(
   sw: number,
 ): CacheEntry {
   const key = `${tf.getBackend()}|${H}|${W}|${wh}|${ww}|${sh}|${sw}`;
-  const hit = cache.get(key);
-  cache.delete(key);
-  if (hit && !hit.perm.isDisposed && !hit.inverse.isDisposed) {
-    cache.set(key, hit); // most recently used goes last
-    return hit;
-  }
-  if (hit) disposeEntry(hit); // disposed from outside (e.g. tf.disposeVariables/engine reset): rebuild
-  const perm = buildPermutation(H, W, wh, ww, sh, sw);
-  const entry: CacheEntry = {
-    perm: tf.keep(tf.tensor1d(perm, 'int32')),
-    inverse: tf.keep(tf.tensor1d(invertPermutation(perm), 'int32')),
-  };
-  cache.set(key, entry);
-  evictOverflow();
-  return entry;
+  return cache.getOrCreate(key, () => {
+    const perm = buildPermutation(H, W, wh, ww, sh, sw);
+    return {
+      perm: tf.keep(tf.tensor1d(perm, 'int32')),
+      inverse: tf.keep(tf.tensor1d(invertPermutation(perm), 'int32')),
+    };
+  });
 }
 
 /**
@@ -146,7 +125,6 @@ export function permutationTensors(
  * a backend, or to release memory after running many resolutions. The next op rebuilds what it needs.
  */
 export function clearWindowOpsCache(): void {
-  for (const e of cache.values()) disposeEntry(e);
   cache.clear();
 }
 
@@ -167,8 +145,7 @@ export function windowOpsCacheSize(): number {
  */
 export function setWindowOpsCacheCapacity(n: number): number {
   assertPositiveInt('setWindowOpsCacheCapacity', 'n', n);
-  const previous = capacity;
-  capacity = n;
-  evictOverflow();
+  const previous = cache.capacity;
+  cache.capacity = n;
   return previous;
 }
