@@ -119,3 +119,24 @@ describe.each(NODE_BACKENDS)('Module on %s', (backend) => {
     ln.dispose();
   });
 });
+
+describe('Module.dispose', () => {
+  it('reaches every descendant through its own dispose()', async () => {
+    await useBackend('cpu');
+    const released: string[] = [];
+    class Cached extends Linear {
+      override dispose(): void {
+        released.push('cache');
+        super.dispose();
+      }
+    }
+    class Outer extends Module {
+      readonly inner = this.child('inner', new ModuleList([new Cached(2, 2)]));
+    }
+    const before = tf.memory().numTensors;
+    const m = new Outer();
+    m.dispose();
+    expect(released).toEqual(['cache']);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

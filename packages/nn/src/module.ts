@@ -299,9 +299,13 @@ export abstract class Module {
     return report;
   }
 
-  /** Disposes every variable of the tree. */
+  /**
+   * Disposes this module's variables, then each child through its own `dispose()` (so subclasses that hold
+   * caches can release them by overriding `dispose()` and calling `super.dispose()`).
+   */
   dispose(): void {
-    this.visit('', (_, rec) => rec.variable.dispose());
+    for (const rec of this._params.values()) rec.variable.dispose();
+    for (const c of this._children.values()) c.dispose();
   }
 }
 

@@ -10,7 +10,7 @@ import {
 } from '@swin/window-ops';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNHWC, assertPositiveInts, fail } from './validate.js';
-import { releaseAttentionCaches, WindowAttention, windowAttentionMacs } from './window-attention.js';
+import { WindowAttention, windowAttentionMacs } from './window-attention.js';
 
 /** Options of {@link SwinTransformerBlock} (the official kwargs). */
 export interface SwinBlockOptions {
@@ -119,12 +119,6 @@ export class SwinTransformerBlock extends Module implements FeatureBlock {
     if (s > 0 && res) {
       this.buffer('attn_mask', { compute: () => shiftedWindowMaskPadded(res[0], res[1], ws, s) });
     }
-  }
-
-  /** Disposes the parameters and the relative position biases the attention modules keep (see `clearWindowAttentionCache`). */
-  override dispose(): void {
-    releaseAttentionCaches(this);
-    super.dispose();
   }
 
   /**

@@ -24,7 +24,6 @@ import { swinMacs } from './counting.js';
 import { PatchEmbed } from './patch-embed.js';
 import { PatchMerging } from './patch-merging.js';
 import { assertNHWC, assertPositiveInts } from './validate.js';
-import { releaseAttentionCaches } from './window-attention.js';
 
 /** Options of {@link BasicLayer}. */
 export interface BasicLayerOptions extends Omit<SwinBlockOptions, 'shiftSize' | 'dropPath' | 'windowSize'> {
@@ -71,12 +70,6 @@ export class BasicLayer extends Module {
     this.downsample = opts.downsample
       ? this.child('downsample', new PatchMerging(dim, { eps: opts.eps }))
       : null;
-  }
-
-  /** Disposes the parameters and the relative position biases the attention modules keep (see `clearWindowAttentionCache`). */
-  override dispose(): void {
-    releaseAttentionCaches(this);
-    super.dispose();
   }
 
   /** Runs the blocks only: `[B, H, W, dim]` -> `[B, H, W, dim]`. */
@@ -195,12 +188,6 @@ export class SwinTransformer extends Module implements VisionModel {
     this.layers = this.child('layers', new ModuleList(layers));
     this.norm = this.child('norm', new LayerNorm(this.numFeatures, c.normEps));
     this.head = c.numClasses > 0 ? this.child('head', new Linear(this.numFeatures, c.numClasses)) : null;
-  }
-
-  /** Disposes the parameters and the relative position biases the attention modules keep (see `clearWindowAttentionCache`). */
-  override dispose(): void {
-    releaseAttentionCaches(this);
-    super.dispose();
   }
 
   /** Effective `[window, shift]` of every block (after the official clamping), per stage. */

@@ -241,9 +241,3 @@ export function clearWindowAttentionCache(): number {
   for (const c of [...liveCaches]) c.dispose();
   return n;
 }
-
-/** Releases the inference caches of every {@link WindowAttention} in `m`'s module tree. */
-export function releaseAttentionCaches(m: Module): void {
-  if (m instanceof WindowAttention) m.releaseCaches();
-  for (const [, c] of m.namedChildren()) releaseAttentionCaches(c);
-}
