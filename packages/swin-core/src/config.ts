@@ -1,4 +1,4 @@
-import { fail } from './validate.js';
+import { resolveHierarchicalConfig } from './hierarchical.js';
 
 /**
  * Constructor arguments of {@link SwinTransformer}: the official `SwinTransformer(...)` kwargs in
@@ -62,87 +62,13 @@ export const DEFAULT_SWIN_CONFIG: Readonly<SwinConfig> = Object.freeze({
   normEps: 1e-5,
 });
 
-function isPosInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0;
-}
-
 /** Fills defaults and validates; throws a clear error naming the bad field. */
 export function resolveSwinConfig(partial: Partial<SwinConfig> = {}): SwinConfig {
-  const fn = 'SwinConfig';
-  for (const k of Object.keys(partial)) {
-    if (!(k in DEFAULT_SWIN_CONFIG)) {
-      fail(fn, `unknown option '${k}' (known: ${Object.keys(DEFAULT_SWIN_CONFIG).join(', ')})`);
-    }
-  }
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
-  const c: SwinConfig = {
-    ...DEFAULT_SWIN_CONFIG,
-    depths: [...DEFAULT_SWIN_CONFIG.depths],
-    numHeads: [...DEFAULT_SWIN_CONFIG.numHeads],
-    ...defined,
-  };
-  const img = typeof c.imgSize === 'number' ? [c.imgSize, c.imgSize] : c.imgSize;
-  if (!Array.isArray(img) || img.length !== 2 || !img.every(isPosInt)) {
-    fail(fn, `imgSize must be a positive integer or [H, W], got ${JSON.stringify(c.imgSize)}`);
-  }
-  c.imgSize = typeof c.imgSize === 'number' ? c.imgSize : [img[0], img[1]];
-  for (const k of ['patchSize', 'inChans', 'embedDim', 'windowSize'] as const) {
-    if (!isPosInt(c[k])) fail(fn, `${k} must be a positive integer, got ${c[k]}`);
-  }
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 0) {
-    fail(fn, `numClasses must be an integer >= 0, got ${c.numClasses}`);
-  }
-  if (!Array.isArray(c.depths) || c.depths.length === 0 || !c.depths.every(isPosInt)) {
-    fail(fn, `depths must be a non-empty array of positive integers, got ${JSON.stringify(c.depths)}`);
-  }
-  if (!Array.isArray(c.numHeads) || c.numHeads.length !== c.depths.length || !c.numHeads.every(isPosInt)) {
-    fail(
-      fn,
-      `numHeads must be ${c.depths.length} positive integers (one per stage), got ${JSON.stringify(c.numHeads)}`,
-    );
-  }
-  c.depths = [...c.depths];
-  c.numHeads = [...c.numHeads];
-  for (let i = 0; i < c.depths.length; i++) {
-    const dim = c.embedDim * 2 ** i;
-    if (dim % c.numHeads[i] !== 0) {
-      fail(
-        fn,
-        `stage ${i}: dim=${dim} (embedDim*2^${i}) is not divisible by numHeads[${i}]=${c.numHeads[i]}`,
-      );
-    }
-  }
-  if (!(c.mlpRatio > 0)) fail(fn, `mlpRatio must be > 0, got ${c.mlpRatio}`);
-  for (const k of ['dropRate', 'attnDropRate', 'dropPathRate'] as const) {
-    if (!(c[k] >= 0 && c[k] < 1)) fail(fn, `${k} must be in [0, 1), got ${c[k]}`);
-  }
-  if (!(c.normEps > 0)) fail(fn, `normEps must be > 0, got ${c.normEps}`);
-  return c;
+  return resolveHierarchicalConfig('SwinConfig', DEFAULT_SWIN_CONFIG, partial, [
+    'dropRate',
+    'attnDropRate',
+    'dropPathRate',
+  ]);
 }
 
-/** `[H, W]` of `imgSize`. */
-export function imgSizePair(c: Pick<SwinConfig, 'imgSize'>): [number, number] {
-  return typeof c.imgSize === 'number' ? [c.imgSize, c.imgSize] : [c.imgSize[0], c.imgSize[1]];
-}
-
-/** Per-block stochastic depth rates: `torch.linspace(0, rate, sum(depths))`. */
-export function dropPathRates(rate: number, total: number): number[] {
-  if (total <= 1) return new Array(total).fill(0);
-  return Array.from({ length: total }, (_, i) => (rate * i) / (total - 1));
-}
-
-/**
- * The `[H, W]` map of each stage for an `H x W` image: `ceil(H/patch)`, then halved (rounding up, the
- * padded PatchMerging) per stage. Equal to the official `patches_resolution // 2**i` when sizes divide.
- */
-export function stageResolutions(c: SwinConfig, H: number, W: number): [number, number][] {
-  let h = Math.ceil(H / c.patchSize);
-  let w = Math.ceil(W / c.patchSize);
-  const out: [number, number][] = [];
-  for (let i = 0; i < c.depths.length; i++) {
-    out.push([h, w]);
-    h = Math.ceil(h / 2);
-    w = Math.ceil(w / 2);
-  }
-  return out;
-}
+export { dropPathRates, imgSizePair, stageResolutions } from './hierarchical.js';

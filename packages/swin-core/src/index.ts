@@ -26,6 +26,14 @@ export {
   stageResolutions,
 } from './config.js';
 export { swinMacs, swinParamCount } from './counting.js';
+export {
+  type HierarchicalConfig,
+  hierarchicalMacs,
+  hierarchicalParamCount,
+  hierarchicalPresetConfig,
+  resolveHierarchicalConfig,
+  type StageBlock,
+} from './hierarchical.js';
 export { BasicLayer, type BasicLayerOptions, type SwinForwardOutputs, SwinTransformer } from './model.js';
 export { swinConfigFromOfficial } from './official.js';
 export { PatchEmbed, type PatchEmbedOptions, patchEmbedMacs } from './patch-embed.js';

@@ -1,4 +1,5 @@
 import type { SwinConfig } from './config.js';
+import { hierarchicalPresetConfig } from './hierarchical.js';
 import { SwinTransformer } from './model.js';
 
 /** One preset: the official architecture and where it comes from. */
@@ -96,17 +97,7 @@ export function swinPresetConfig(
   name: SwinModelName | string,
   overrides: Partial<SwinConfig> = {},
 ): Partial<SwinConfig> {
-  const preset = (SWIN_PRESETS as Record<string, SwinPreset>)[name];
-  if (!preset) {
-    throw new Error(`createSwin: unknown model '${name}' (known: ${listSwinModels().join(', ')})`);
-  }
-  const c = preset.config;
-  return {
-    ...c,
-    depths: [...(c.depths ?? [])],
-    numHeads: [...(c.numHeads ?? [])],
-    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
-  };
+  return hierarchicalPresetConfig('createSwin', SWIN_PRESETS as Record<string, SwinPreset>, name, overrides);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { resolveHierarchicalConfig } from '@swin/swin-core';
 import { normEpsFromKwarg } from './block.js';
 
 /**
@@ -53,93 +54,15 @@ export const DEFAULT_SWIN_MLP_CONFIG: Readonly<SwinMLPConfig> = Object.freeze({
   normEps: 1e-5,
 });
 
-function fail(message: string): never {
-  throw new Error(`SwinMLPConfig: ${message}`);
-}
-
-function isPosInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0;
-}
-
 /** Fills defaults and validates; throws a clear error naming the bad field. */
 export function resolveSwinMlpConfig(partial: Partial<SwinMLPConfig> = {}): SwinMLPConfig {
-  for (const k of Object.keys(partial)) {
-    if (!(k in DEFAULT_SWIN_MLP_CONFIG)) {
-      fail(`unknown option '${k}' (known: ${Object.keys(DEFAULT_SWIN_MLP_CONFIG).join(', ')})`);
-    }
-  }
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
-  const c: SwinMLPConfig = {
-    ...DEFAULT_SWIN_MLP_CONFIG,
-    depths: [...DEFAULT_SWIN_MLP_CONFIG.depths],
-    numHeads: [...DEFAULT_SWIN_MLP_CONFIG.numHeads],
-    ...defined,
-  };
-  const img = typeof c.imgSize === 'number' ? [c.imgSize, c.imgSize] : c.imgSize;
-  if (!Array.isArray(img) || img.length !== 2 || !img.every(isPosInt)) {
-    fail(`imgSize must be a positive integer or [H, W], got ${JSON.stringify(c.imgSize)}`);
-  }
-  c.imgSize = typeof c.imgSize === 'number' ? c.imgSize : [img[0], img[1]];
-  for (const k of ['patchSize', 'inChans', 'embedDim', 'windowSize'] as const) {
-    if (!isPosInt(c[k])) fail(`${k} must be a positive integer, got ${c[k]}`);
-  }
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 0) {
-    fail(`numClasses must be an integer >= 0, got ${c.numClasses}`);
-  }
-  if (!Array.isArray(c.depths) || c.depths.length === 0 || !c.depths.every(isPosInt)) {
-    fail(`depths must be a non-empty array of positive integers, got ${JSON.stringify(c.depths)}`);
-  }
-  if (!Array.isArray(c.numHeads) || c.numHeads.length !== c.depths.length || !c.numHeads.every(isPosInt)) {
-    fail(
-      `numHeads must be ${c.depths.length} positive integers (one per stage), got ${JSON.stringify(c.numHeads)}`,
-    );
-  }
-  c.depths = [...c.depths];
-  c.numHeads = [...c.numHeads];
-  for (let i = 0; i < c.depths.length; i++) {
-    const dim = c.embedDim * 2 ** i;
-    if (dim % c.numHeads[i] !== 0) {
-      fail(`stage ${i}: dim=${dim} (embedDim*2^${i}) is not divisible by numHeads[${i}]=${c.numHeads[i]}`);
-    }
-  }
-  if (!(c.mlpRatio > 0)) fail(`mlpRatio must be > 0, got ${c.mlpRatio}`);
-  for (const k of ['dropRate', 'dropPathRate'] as const) {
-    if (!(c[k] >= 0 && c[k] < 1)) fail(`${k} must be in [0, 1), got ${c[k]}`);
-  }
-  if (!(c.normEps > 0)) fail(`normEps must be > 0, got ${c.normEps}`);
-  return c;
+  return resolveHierarchicalConfig('SwinMLPConfig', DEFAULT_SWIN_MLP_CONFIG, partial, [
+    'dropRate',
+    'dropPathRate',
+  ]);
 }
 
-/** `[H, W]` of `imgSize`. */
-export function imgSizePair(c: Pick<SwinMLPConfig, 'imgSize'>): [number, number] {
-  return typeof c.imgSize === 'number' ? [c.imgSize, c.imgSize] : [c.imgSize[0], c.imgSize[1]];
-}
-
-/** Per-block stochastic depth rates: `torch.linspace(0, rate, total)`. */
-export function dropPathRates(rate: number, total: number): number[] {
-  if (total <= 1) return new Array(total).fill(0);
-  return Array.from({ length: total }, (_, i) => (rate * i) / (total - 1));
-}
-
-/**
- * The `[H, W]` map of each stage for an `H x W` image: `ceil(H/patch)`, then halved (rounding up, the
- * padded PatchMerging) per stage. Equal to the official `patches_resolution // 2**i` when sizes divide.
- */
-export function stageResolutions(
-  c: Pick<SwinMLPConfig, 'patchSize' | 'depths'>,
-  H: number,
-  W: number,
-): [number, number][] {
-  let h = Math.ceil(H / c.patchSize);
-  let w = Math.ceil(W / c.patchSize);
-  const out: [number, number][] = [];
-  for (let i = 0; i < c.depths.length; i++) {
-    out.push([h, w]);
-    h = Math.ceil(h / 2);
-    w = Math.ceil(w / 2);
-  }
-  return out;
-}
+export { dropPathRates, imgSizePair, stageResolutions } from '@swin/swin-core';
 
 const KEY_MAP: Record<string, keyof SwinMLPConfig> = {
   img_size: 'imgSize',

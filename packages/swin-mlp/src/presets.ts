@@ -1,3 +1,4 @@
+import { hierarchicalPresetConfig } from '@swin/swin-core';
 import type { SwinMLPConfig } from './config.js';
 import { SwinMLP } from './model.js';
 
@@ -82,17 +83,12 @@ export function swinMlpPresetConfig(
   name: SwinMLPModelName | string,
   overrides: Partial<SwinMLPConfig> = {},
 ): Partial<SwinMLPConfig> {
-  const preset = (SWIN_MLP_PRESETS as Record<string, SwinMLPPreset>)[name];
-  if (!preset) {
-    throw new Error(`createSwinMLP: unknown model '${name}' (known: ${listSwinMlpModels().join(', ')})`);
-  }
-  const c = preset.config;
-  return {
-    ...c,
-    depths: [...(c.depths ?? [])],
-    numHeads: [...(c.numHeads ?? [])],
-    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
-  };
+  return hierarchicalPresetConfig(
+    'createSwinMLP',
+    SWIN_MLP_PRESETS as Record<string, SwinMLPPreset>,
+    name,
+    overrides,
+  );
 }
 
 /**
