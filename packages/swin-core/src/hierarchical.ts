@@ -10,35 +10,36 @@ import { fail } from './validate.js';
 /**
  * Config fields every hierarchical Swin-style classifier has: patch embedding, stages of `depths[i]`
  * blocks at `embedDim * 2**i` channels (PatchMerging in between), the final LayerNorm and the head.
+ * The defaults are the official ones of both `SwinTransformer` and `SwinMLP`.
  */
 export interface HierarchicalConfig {
-  /** Image size the model is built for, `H` (square) or `[H, W]`. */
+  /** Image size the model is built for: drives the per-block window clamping (and the shapes that depend on it) and `absolute_pos_embed`. Default 224. */
   imgSize: number | [number, number];
-  /** Patch size of the patch embedding. */
+  /** Patch size of the patch embedding. Default 4. */
   patchSize: number;
-  /** Input channels. */
+  /** Input channels. Default 3. */
   inChans: number;
-  /** Classes of the head; 0 = no head. */
+  /** Classes of the head; 0 = no head (`forward` returns the pooled features). Default 1000. */
   numClasses: number;
-  /** Channels of stage 0 (doubled at each PatchMerging). */
+  /** Channels of stage 0 (doubled at each PatchMerging). Default 96. */
   embedDim: number;
-  /** Blocks per stage. */
+  /** Blocks per stage. Default `[2, 2, 6, 2]`. */
   depths: number[];
-  /** Heads per stage (each must divide the stage's channels). */
+  /** Heads per stage (attention heads; spatial-MLP heads of `C/heads` channels each). Default `[3, 6, 12, 24]`. */
   numHeads: number[];
-  /** Window size (clamped per block). */
+  /** Window size (clamped per block to the stage resolution). Default 7. */
   windowSize: number;
-  /** Channel-MLP hidden ratio. */
+  /** Channel-MLP hidden ratio. Default 4. */
   mlpRatio: number;
-  /** Dropout rate. */
+  /** Dropout rate (after the position embedding, in the MLPs and projections). Default 0. */
   dropRate: number;
-  /** Stochastic depth rate, linearly increasing over all blocks. */
+  /** Stochastic depth rate, linearly increasing over all blocks. Default 0.1 (official default). */
   dropPathRate: number;
-  /** Absolute position embedding after the patch embedding. */
+  /** Absolute position embedding after the patch embedding. Default false. */
   ape: boolean;
-  /** LayerNorm after the patch embedding. */
+  /** LayerNorm after the patch embedding. Default true. */
   patchNorm: boolean;
-  /** Epsilon of every LayerNorm. */
+  /** Epsilon of every LayerNorm (official `nn.LayerNorm` default). Default 1e-5. */
   normEps: number;
 }
 
@@ -245,4 +246,49 @@ export function hierarchicalPresetConfig<C extends HierarchicalConfig>(
     numHeads: [...(c.numHeads ?? [])],
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   };
+}
+
+/** Official snake_case constructor kwargs of the {@link HierarchicalConfig} fields (`norm_layer` aside). */
+export const HIERARCHICAL_KWARGS: Readonly<Record<string, keyof HierarchicalConfig>> = Object.freeze({
+  img_size: 'imgSize',
+  patch_size: 'patchSize',
+  in_chans: 'inChans',
+  num_classes: 'numClasses',
+  embed_dim: 'embedDim',
+  depths: 'depths',
+  num_heads: 'numHeads',
+  window_size: 'windowSize',
+  mlp_ratio: 'mlpRatio',
+  drop_rate: 'dropRate',
+  drop_path_rate: 'dropPathRate',
+  ape: 'ape',
+  patch_norm: 'patchNorm',
+});
+
+/**
+ * Converts official constructor kwargs (snake_case, as in the fixtures' `config.kwargs`) to a partial
+ * config: `keyMap` maps kwarg names to config fields, `norm_layer` goes through `normEps` (its result,
+ * when defined, becomes `normEps`), kwargs in `ignored` are dropped, arrays are copied and unknown kwargs
+ * throw `'<fn>: unknown official kwarg ...'`.
+ */
+export function configFromKwargs<C extends HierarchicalConfig>(
+  fn: string,
+  kwargs: Record<string, unknown>,
+  keyMap: Readonly<Record<string, keyof C>>,
+  normEps: (normLayer: unknown) => number | undefined,
+  ignored: readonly string[] = [],
+): Partial<C> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(kwargs)) {
+    if (k === 'norm_layer') {
+      const eps = normEps(v);
+      if (eps !== undefined) out.normEps = eps;
+      continue;
+    }
+    if (ignored.includes(k)) continue;
+    const key = keyMap[k];
+    if (!key) throw new Error(`${fn}: unknown official kwarg '${k}'`);
+    out[key as string] = Array.isArray(v) ? [...v] : v;
+  }
+  return out as Partial<C>;
 }

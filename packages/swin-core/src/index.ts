@@ -27,6 +27,8 @@ export {
 } from './config.js';
 export { swinMacs, swinParamCount } from './counting.js';
 export {
+  configFromKwargs,
+  HIERARCHICAL_KWARGS,
   type HierarchicalConfig,
   hierarchicalMacs,
   hierarchicalParamCount,
