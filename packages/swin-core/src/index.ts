@@ -36,6 +36,12 @@ export {
   resolveHierarchicalConfig,
   type StageBlock,
 } from './hierarchical.js';
+export {
+  HierarchicalClassifier,
+  type HierarchicalForwardOutputs,
+  type HierarchicalStage,
+  type StageSpec,
+} from './hierarchical-model.js';
 export { BasicLayer, type BasicLayerOptions, type SwinForwardOutputs, SwinTransformer } from './model.js';
 export { swinConfigFromOfficial } from './official.js';
 export { PatchEmbed, type PatchEmbedOptions, patchEmbedMacs } from './patch-embed.js';
