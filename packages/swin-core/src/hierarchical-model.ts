@@ -25,6 +25,59 @@ export interface HierarchicalStage extends Module {
   forward(x: tf.Tensor4D): tf.Tensor4D;
 }
 
+/** A block of a {@link HierarchicalStageBase}: `[B, H, W, dim]` -> `[B, H, W, dim]` with its effective window. */
+export interface WindowedBlock extends Module {
+  readonly windowSize: number;
+  readonly shiftSize: number;
+  forward(x: tf.Tensor4D): tf.Tensor4D;
+  macs(H: number, W: number): number;
+}
+
+/**
+ * The shared body of a hierarchical stage (official `BasicLayer`): the `blocks` (keys `blocks.<j>.*`)
+ * then an optional trailing PatchMerging (`downsample.*`). Subclasses build the blocks.
+ *
+ * x `[B, H, W, dim]` -> `[B, ceil(H/2), ceil(W/2), 2*dim]` with downsample, else `[B, H, W, dim]`.
+ */
+export abstract class HierarchicalStageBase<B extends WindowedBlock>
+  extends Module
+  implements HierarchicalStage
+{
+  readonly blocks: ModuleList<B>;
+  readonly downsample: PatchMerging | null;
+
+  protected constructor(blocks: B[], downsample: PatchMerging | null) {
+    super();
+    this.blocks = this.child('blocks', new ModuleList(blocks));
+    this.downsample = downsample ? this.child('downsample', downsample) : null;
+  }
+
+  /** Runs the blocks only: `[B, H, W, dim]` -> `[B, H, W, dim]`. */
+  forwardBlocks(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      let y = x;
+      for (const b of this.blocks) y = b.forward(y);
+      return y;
+    });
+  }
+
+  /** Blocks then downsample (the official `BasicLayer.forward`). */
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const y = this.forwardBlocks(x);
+      return this.downsample ? this.downsample.forward(y) : y;
+    });
+  }
+
+  /** Official `BasicLayer.flops()` for an `H x W` input map. */
+  macs(H: number, W: number): number {
+    let m = 0;
+    for (const b of this.blocks) m += b.macs(H, W);
+    if (this.downsample) m += this.downsample.macs(H, W);
+    return m;
+  }
+}
+
 /** Everything {@link HierarchicalClassifier.forwardWithIntermediates} returns. */
 export interface HierarchicalForwardOutputs extends ForwardOutputs {
   /**

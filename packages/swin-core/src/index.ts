@@ -40,7 +40,9 @@ export {
   HierarchicalClassifier,
   type HierarchicalForwardOutputs,
   type HierarchicalStage,
+  HierarchicalStageBase,
   type StageSpec,
+  type WindowedBlock,
 } from './hierarchical-model.js';
 export { BasicLayer, type BasicLayerOptions, type SwinForwardOutputs, SwinTransformer } from './model.js';
 export { swinConfigFromOfficial } from './official.js';

@@ -1,11 +1,14 @@
-import { Module, ModuleList } from '@swin/nn';
 import { bicubicInterpolationMatrix } from '@swin/rel-pos-bias';
 import * as tf from '@tensorflow/tfjs-core';
 import { type SwinBlockOptions, SwinTransformerBlock } from './block.js';
 import { type LoadSwinCheckpointOptions, loadSwinCheckpoint, type SwinLoadReport } from './checkpoint.js';
 import { resolveSwinConfig, type SwinConfig } from './config.js';
 import { swinMacs } from './counting.js';
-import { HierarchicalClassifier, type HierarchicalForwardOutputs } from './hierarchical-model.js';
+import {
+  HierarchicalClassifier,
+  type HierarchicalForwardOutputs,
+  HierarchicalStageBase,
+} from './hierarchical-model.js';
 import { PatchMerging } from './patch-merging.js';
 import { assertNHWC, assertPositiveInts } from './validate.js';
 
@@ -24,10 +27,7 @@ export interface BasicLayerOptions extends Omit<SwinBlockOptions, 'shiftSize' | 
  *
  * x `[B, H, W, dim]` -> `[B, ceil(H/2), ceil(W/2), 2*dim]` with downsample, else `[B, H, W, dim]`.
  */
-export class BasicLayer extends Module {
-  readonly blocks: ModuleList<SwinTransformerBlock>;
-  readonly downsample: PatchMerging | null;
-
+export class BasicLayer extends HierarchicalStageBase<SwinTransformerBlock> {
   constructor(
     readonly dim: number,
     inputResolution: readonly [number, number] | null,
@@ -36,7 +36,6 @@ export class BasicLayer extends Module {
     readonly windowSize: number,
     opts: BasicLayerOptions = {},
   ) {
-    super();
     assertPositiveInts('BasicLayer', { dim, depth, numHeads, windowSize });
     const dp = opts.dropPath ?? 0;
     const blocks: SwinTransformerBlock[] = [];
@@ -50,35 +49,7 @@ export class BasicLayer extends Module {
         }),
       );
     }
-    this.blocks = this.child('blocks', new ModuleList(blocks));
-    this.downsample = opts.downsample
-      ? this.child('downsample', new PatchMerging(dim, { eps: opts.eps }))
-      : null;
-  }
-
-  /** Runs the blocks only: `[B, H, W, dim]` -> `[B, H, W, dim]`. */
-  forwardBlocks(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      let y = x;
-      for (const b of this.blocks) y = b.forward(y);
-      return y;
-    });
-  }
-
-  /** Blocks then downsample (the official `BasicLayer.forward`). */
-  forward(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      const y = this.forwardBlocks(x);
-      return this.downsample ? this.downsample.forward(y) : y;
-    });
-  }
-
-  /** Official `BasicLayer.flops()` for an `H x W` input map. */
-  macs(H: number, W: number): number {
-    let m = 0;
-    for (const b of this.blocks) m += b.macs(H, W);
-    if (this.downsample) m += this.downsample.macs(H, W);
-    return m;
+    super(blocks, opts.downsample ? new PatchMerging(dim, { eps: opts.eps }) : null);
   }
 }
 

@@ -1,5 +1,9 @@
-import { Module, ModuleList } from '@swin/nn';
-import { HierarchicalClassifier, type HierarchicalForwardOutputs, PatchMerging } from '@swin/swin-core';
+import {
+  HierarchicalClassifier,
+  type HierarchicalForwardOutputs,
+  HierarchicalStageBase,
+  PatchMerging,
+} from '@swin/swin-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkMap, SwinMLPBlock } from './block.js';
 import { resolveSwinMlpConfig, type SwinMLPConfig } from './config.js';
@@ -26,10 +30,7 @@ export interface SwinMLPLayerOptions {
  *
  * x `[B, H, W, dim]` -> `[B, ceil(H/2), ceil(W/2), 2*dim]` with downsample, else `[B, H, W, dim]`.
  */
-export class SwinMLPLayer extends Module {
-  readonly blocks: ModuleList<SwinMLPBlock>;
-  readonly downsample: PatchMerging | null;
-
+export class SwinMLPLayer extends HierarchicalStageBase<SwinMLPBlock> {
   constructor(
     readonly dim: number,
     inputResolution: readonly [number, number] | null,
@@ -38,7 +39,6 @@ export class SwinMLPLayer extends Module {
     readonly windowSize: number,
     opts: SwinMLPLayerOptions = {},
   ) {
-    super();
     if (!Number.isInteger(depth) || depth <= 0) {
       throw new Error(`SwinMLPLayer: depth must be a positive integer, got ${depth}`);
     }
@@ -59,35 +59,7 @@ export class SwinMLPLayer extends Module {
         }),
       );
     }
-    this.blocks = this.child('blocks', new ModuleList(blocks));
-    this.downsample = opts.downsample
-      ? this.child('downsample', new PatchMerging(dim, { eps: opts.normEps }))
-      : null;
-  }
-
-  /** The blocks only: `[B, H, W, dim]` -> `[B, H, W, dim]`. */
-  forwardBlocks(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      let y = x;
-      for (const b of this.blocks) y = b.forward(y);
-      return y;
-    });
-  }
-
-  /** Blocks then downsample (the official `BasicLayer.forward`). */
-  forward(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      const y = this.forwardBlocks(x);
-      return this.downsample ? this.downsample.forward(y) : y;
-    });
-  }
-
-  /** Official `BasicLayer.flops()` for an `H x W` input map. */
-  macs(H: number, W: number): number {
-    let m = 0;
-    for (const b of this.blocks) m += b.macs(H, W);
-    if (this.downsample) m += this.downsample.macs(H, W);
-    return m;
+    super(blocks, opts.downsample ? new PatchMerging(dim, { eps: opts.normEps }) : null);
   }
 }
 
