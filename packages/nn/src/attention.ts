@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { CpuBackendLike, WasmBackendLike } from './wasm-asm.js';
+import { BumpHeap, F32, Fn, I32, KernelModule, OP, SIMD, V128, wasmMemoryOf } from './wasm-asm.js';
 
 /**
  * Scaled-dot-product attention for MANY SMALL problems (Swin window attention: 64 windows x 3 heads of
@@ -162,7 +164,7 @@ export function naiveAttention(
  */
 export function attentionKernelAvailable(backendName: string = tf.getBackend()): boolean {
   if (backendName !== 'wasm' && backendName !== 'cpu') return false;
-  if (!simdSupported()) return false;
+  if (!kernelModule.simdSupported()) return false;
   if (backendName === 'wasm') {
     const be = tf.findBackend('wasm') as unknown as WasmBackendLike | null;
     if (!be || !wasmMemoryOf(be)) return false;
@@ -597,49 +599,14 @@ function outputShapes(a: GemmAttrs): number[][] {
 // tfjs kernel glue (wasm: shared heap; cpu: private memory)
 // ============================================================================================
 
-interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; HEAPF32?: Float32Array };
-  dataIdMap: { get(id: unknown): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(id: unknown): void;
-}
-
-interface CpuBackendLike {
-  readSync(id: unknown): tf.backend_util.BackendValues;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
-}
-
 interface KernelExports {
   bmm: (...args: number[]) => void;
   attn: (...args: number[]) => void;
   dsm: (...args: number[]) => void;
 }
 
-function wasmMemoryOf(be: WasmBackendLike): WebAssembly.Memory | null {
-  const mem = be?.wasm?.asm?.memory;
-  return mem instanceof WebAssembly.Memory ? mem : null;
-}
-
-let simdOk: boolean | null = null;
-function simdSupported(): boolean {
-  if (simdOk === null) {
-    try {
-      simdOk = typeof WebAssembly === 'object' && WebAssembly.validate(buildKernelModule(false));
-    } catch {
-      simdOk = false;
-    }
-  }
-  return simdOk;
-}
-
-const wasmInstances = new WeakMap<object, KernelExports>();
-
-function instantiate(memory: WebAssembly.Memory): KernelExports {
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const module = new WebAssembly.Module(buildKernelModule(shared));
-  const inst = new WebAssembly.Instance(module, { env: { memory } });
-  return inst.exports as unknown as KernelExports;
-}
+/** The kernel module (`bmm`, `attn`, `dsm`), importing `env.memory`. */
+const kernelModule = new KernelModule<KernelExports>(() => [genGemm('bmm'), genGemm('attn'), genGemm('dsm')]);
 
 /** Scratch floats a call needs: packed B `[k, mp]`, a 4-row tile `[4, mp]`, a zero row `[m]`. */
 function scratchFloats(a: GemmAttrs): number {
@@ -700,11 +667,7 @@ function wasmKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; att
   const a = args.attrs as unknown as GemmAttrs;
   const memory = wasmMemoryOf(be);
   if (!memory) throw new Error('attentionCore: the wasm backend exposes no WebAssembly.Memory');
-  let ex = wasmInstances.get(be);
-  if (!ex) {
-    ex = instantiate(memory);
-    wasmInstances.set(be, ex);
-  }
+  const ex = kernelModule.forWasm(be, memory);
   const shapes = outputShapes(a);
   checkInt32(
     a,
@@ -734,26 +697,16 @@ function wasmKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; att
   return outs.length === 1 ? outs[0] : outs;
 }
 
-let cpuState: { memory: WebAssembly.Memory; ex: KernelExports } | null = null;
-
 function cpuKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) {
   const be = args.backend as CpuBackendLike;
   const a = args.attrs as unknown as GemmAttrs;
-  if (!cpuState) {
-    const memory = new WebAssembly.Memory({ initial: 16 });
-    cpuState = { memory, ex: instantiate(memory) };
-  }
-  const { memory, ex } = cpuState;
+  const { memory, ex } = kernelModule.forCpu();
   const ins = args.inputs;
   const names = ['a', 'b', 'bias', 'mask', 'probs'] as const;
   const values: Record<string, Float32Array> = {};
   const offsets: Record<string, number> = {};
-  let top = 64;
-  const alloc = (floats: number) => {
-    const o = top;
-    top += Math.ceil((floats * 4) / 64) * 64 + 64;
-    return o;
-  };
+  const bump = new BumpHeap();
+  const alloc = (floats: number) => bump.alloc(floats);
   for (const nm of names) {
     const t = ins[nm];
     if (!t) {
@@ -768,8 +721,8 @@ function cpuKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attr
   const outOffs = sizes.map((n) => alloc(n));
   const nScratch = scratchFloats(a);
   const scratchOff = alloc(nScratch);
-  checkInt32(a, top);
-  if (top > memory.buffer.byteLength) memory.grow(Math.ceil((top - memory.buffer.byteLength) / 65536));
+  checkInt32(a, bump.top);
+  bump.ensure(memory);
   const heap = new Float32Array(memory.buffer);
   for (const nm of names) if (values[nm]) heap.set(values[nm], offsets[nm] / 4);
   heap.fill(0, scratchOff / 4, scratchOff / 4 + nScratch);
@@ -804,303 +757,8 @@ function ensureKernelsRegistered(): void {
 }
 
 // ============================================================================================
-// A tiny WebAssembly assembler and the SIMD kernels
+// The SIMD kernels (assembled with wasm-asm.ts)
 // ============================================================================================
-
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-
-function uleb(out: number[], value: number): void {
-  let n = value >>> 0;
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-}
-
-function sleb(out: number[], value: number): void {
-  let n = value | 0;
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const f32Bytes = (x: number): number[] => Array.from(new Uint8Array(new Float32Array([x]).buffer));
-const i32Bytes = (x: number): number[] => Array.from(new Uint8Array(new Int32Array([x]).buffer));
-
-/** opcodes (core and 0xfd-prefixed SIMD) */
-const OP = {
-  block: 0x02,
-  loop: 0x03,
-  if: 0x04,
-  else: 0x05,
-  end: 0x0b,
-  br: 0x0c,
-  brIf: 0x0d,
-  select: 0x1b,
-  i32Load: 0x28,
-  f32Load: 0x2a,
-  f32Store: 0x38,
-  i32Eqz: 0x45,
-  i32Ne: 0x47,
-  i32LtS: 0x48,
-  i32GeS: 0x4e,
-  i32Add: 0x6a,
-  i32Sub: 0x6b,
-  i32Mul: 0x6c,
-  i32DivU: 0x6e,
-  i32RemU: 0x70,
-  i32And: 0x71,
-  i32Or: 0x72,
-  i32Shl: 0x74,
-  f32Add: 0x92,
-  f32Sub: 0x93,
-  f32Mul: 0x94,
-  f32Div: 0x95,
-  f32Lt: 0x5d,
-  f32Max: 0x97,
-} as const;
-
-const SIMD = {
-  load: 0x00,
-  load32Splat: 0x09,
-  store: 0x0b,
-  const: 0x0c,
-  f32x4Splat: 0x13,
-  f32x4ExtractLane: 0x1f,
-  f32x4Nearest: 0x6a,
-  i32x4Shl: 0xab,
-  i32x4Add: 0xae,
-  f32x4Add: 0xe4,
-  f32x4Sub: 0xe5,
-  f32x4Mul: 0xe6,
-  f32x4Div: 0xe7,
-  f32x4Max: 0xe9,
-  f32x4Lt: 0x43,
-  v128AndNot: 0x4f,
-  i8x16Shuffle: 0x0d,
-  i32x4TruncSatF32x4S: 0xf8,
-} as const;
-
-/** One function body under construction (stack-machine code with a few structured helpers). */
-class Fn {
-  readonly code: number[] = [];
-  private readonly extra: number[] = [];
-
-  constructor(
-    readonly name: string,
-    readonly params: number[],
-  ) {}
-
-  local(type: number): number {
-    this.extra.push(type);
-    return this.params.length + this.extra.length - 1;
-  }
-  op(...bytes: number[]): this {
-    this.code.push(...bytes);
-    return this;
-  }
-  get(i: number): this {
-    this.code.push(0x20);
-    uleb(this.code, i);
-    return this;
-  }
-  set(i: number): this {
-    this.code.push(0x21);
-    uleb(this.code, i);
-    return this;
-  }
-  tee(i: number): this {
-    this.code.push(0x22);
-    uleb(this.code, i);
-    return this;
-  }
-  i32(v: number): this {
-    this.code.push(0x41);
-    sleb(this.code, v);
-    return this;
-  }
-  f32(v: number): this {
-    this.code.push(0x43, ...f32Bytes(v));
-    return this;
-  }
-  simd(op: number, ...imm: number[]): this {
-    this.code.push(0xfd);
-    uleb(this.code, op);
-    this.code.push(...imm);
-    return this;
-  }
-  /** memarg: alignment exponent + constant offset */
-  private mem(align: number, offset: number): number[] {
-    const out = [align];
-    uleb(out, offset);
-    return out;
-  }
-  f32Load(offset = 0): this {
-    return this.op(OP.f32Load, ...this.mem(2, offset));
-  }
-  f32Store(offset = 0): this {
-    return this.op(OP.f32Store, ...this.mem(2, offset));
-  }
-  vLoad(offset = 0): this {
-    return this.simd(SIMD.load, ...this.mem(2, offset));
-  }
-  vStore(offset = 0): this {
-    return this.simd(SIMD.store, ...this.mem(2, offset));
-  }
-  vSplatLoad(offset = 0): this {
-    return this.simd(SIMD.load32Splat, ...this.mem(2, offset));
-  }
-  vConst(x: number): this {
-    const b = f32Bytes(x);
-    return this.simd(SIMD.const, ...b, ...b, ...b, ...b);
-  }
-  iConst4(x: number): this {
-    const b = i32Bytes(x);
-    return this.simd(SIMD.const, ...b, ...b, ...b, ...b);
-  }
-  /** local[i] += c (i32) */
-  inc(i: number, c: number | (() => void)): this {
-    this.get(i);
-    if (typeof c === 'number') this.i32(c);
-    else c();
-    return this.op(OP.i32Add).set(i);
-  }
-  /** for (i = start; i < end; i += step) body. `end` is a local. */
-  forRange(
-    i: number,
-    start: number | (() => void),
-    end: number,
-    step: number | (() => void),
-    body: () => void,
-  ) {
-    if (typeof start === 'number') this.i32(start);
-    else start();
-    this.set(i);
-    this.op(OP.block, 0x40, OP.loop, 0x40);
-    this.get(i).get(end).op(OP.i32GeS, OP.brIf, 1);
-    body();
-    this.inc(i, step);
-    this.op(OP.br, 0, OP.end, OP.end);
-  }
-  /** while (ptr < end) body (unsigned compare; the body advances ptr) */
-  whileLt(ptr: number, end: number, body: () => void) {
-    this.op(OP.block, 0x40, OP.loop, 0x40);
-    this.get(ptr).get(end).op(0x4f /* i32.ge_u */, OP.brIf, 1);
-    body();
-    this.op(OP.br, 0, OP.end, OP.end);
-  }
-  /** do { body } while (--counter != 0); counter must start > 0 */
-  countDown(counter: number, body: () => void) {
-    this.op(OP.loop, 0x40);
-    body();
-    this.get(counter).i32(1).op(OP.i32Sub).tee(counter).op(OP.brIf, 0, OP.end);
-  }
-  ifThen(cond: () => void, then: () => void, otherwise?: () => void) {
-    cond();
-    this.op(OP.if, 0x40);
-    then();
-    if (otherwise) {
-      this.op(OP.else);
-      otherwise();
-    }
-    this.op(OP.end);
-  }
-  /** horizontal reduction of a v128 local with a binary f32 op -> f32 on the stack */
-  hReduce(v: number, binop: number) {
-    this.get(v).simd(SIMD.f32x4ExtractLane, 0);
-    for (let lane = 1; lane < 4; lane++) this.get(v).simd(SIMD.f32x4ExtractLane, lane).op(binop);
-  }
-  body(): number[] {
-    const out: number[] = [];
-    const groups: [number, number][] = [];
-    for (const t of this.extra) {
-      const last = groups[groups.length - 1];
-      if (last && last[1] === t) last[0]++;
-      else groups.push([1, t]);
-    }
-    uleb(out, groups.length);
-    for (const [count, t] of groups) {
-      uleb(out, count);
-      out.push(t);
-    }
-    out.push(...this.code, OP.end);
-    const sized: number[] = [];
-    uleb(sized, out.length);
-    return sized.concat(out);
-  }
-}
-
-function section(id: number, content: number[]): number[] {
-  const out = [id];
-  uleb(out, content.length);
-  return out.concat(content);
-}
-
-function vec(items: number[][]): number[] {
-  const out: number[] = [];
-  uleb(out, items.length);
-  for (const it of items) out.push(...it);
-  return out;
-}
-
-function name(s: string): number[] {
-  const bytes = Array.from(new TextEncoder().encode(s));
-  const out: number[] = [];
-  uleb(out, bytes.length);
-  return out.concat(bytes);
-}
-
-function assemble(fns: Fn[], sharedMemory: boolean): Uint8Array<ArrayBuffer> {
-  const types = fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]);
-  const limits = sharedMemory ? [0x03, 0x01, ...ulebBytes(65536)] : [0x00, 0x01];
-  const imports = vec([[...name('env'), ...name('memory'), 0x02, ...limits]]);
-  const funcs = vec(fns.map((_, i) => ulebBytes(i)));
-  const exports = vec(fns.map((f, i) => [...name(f.name), 0x00, ...ulebBytes(i)]));
-  const code = vec(fns.map((f) => f.body()));
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, vec(types)),
-    ...section(2, imports),
-    ...section(3, funcs),
-    ...section(7, exports),
-    ...section(10, code),
-  ]);
-}
-
-function ulebBytes(n: number): number[] {
-  const out: number[] = [];
-  uleb(out, n);
-  return out;
-}
-
-const moduleCache = new Map<boolean, Uint8Array<ArrayBuffer>>();
-
-/** The kernel module (`bmm`, `attn`, `dsm`), importing `env.memory`. */
-function buildKernelModule(sharedMemory: boolean): Uint8Array<ArrayBuffer> {
-  let bytes = moduleCache.get(sharedMemory);
-  if (!bytes) {
-    bytes = assemble([genGemm('bmm'), genGemm('attn'), genGemm('dsm')], sharedMemory);
-    moduleCache.set(sharedMemory, bytes);
-  }
-  return bytes;
-}
 
 /** Below this the kernel's exp is 0 (keeps every value normal: denormals are ~100x slower on x86). */
 const EXP_FLUSH = -87;
@@ -1711,7 +1369,7 @@ function emitSoftmaxBackwardRow(
 
 /** @internal The generated kernel module's bytes (for tests and inspection). */
 export function attentionKernelModuleBytes(sharedMemory = false): Uint8Array<ArrayBuffer> {
-  return buildKernelModule(sharedMemory);
+  return kernelModule.moduleBytes(sharedMemory);
 }
 
 /**
@@ -1724,7 +1382,8 @@ export function attentionKernelModuleBytes(sharedMemory = false): Uint8Array<Arr
 export function useFastWasmBatchMatMul(): () => void {
   const orig = tf.getKernel('BatchMatMul', 'wasm');
   if (!orig) throw new Error('useFastWasmBatchMatMul: no BatchMatMul kernel registered for the wasm backend');
-  if (!simdSupported()) throw new Error('useFastWasmBatchMatMul: this WebAssembly engine has no SIMD');
+  if (!kernelModule.simdSupported())
+    throw new Error('useFastWasmBatchMatMul: this WebAssembly engine has no SIMD');
   const kernelFunc: tf.KernelFunc = (args) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };

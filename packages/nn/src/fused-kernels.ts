@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { CpuBackendLike, WasmBackendLike } from './wasm-asm.js';
+import { BumpHeap, F32, Fn, I32, KernelModule, OP, SIMD, V128, wasmMemoryOf } from './wasm-asm.js';
 
 /**
  * One-pass WebAssembly SIMD kernels behind `erf`, `gelu`, `layerNorm`, `splitHeads` and `mergeHeads`
@@ -41,251 +43,6 @@ const ERFCX_Q = [1, 2.2234591451721584, 2.065705659609972, 0.9691041775092724, 0
 const ERF_CLAMP = 9;
 
 // ============================================================================================
-// A tiny WebAssembly assembler
-// ============================================================================================
-
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-
-function uleb(out: number[], value: number): void {
-  let n = value >>> 0;
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-}
-
-function sleb(out: number[], value: number): void {
-  let n = value | 0;
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const f32Bytes = (x: number): number[] => Array.from(new Uint8Array(new Float32Array([x]).buffer));
-const i32Bytes = (x: number): number[] => Array.from(new Uint8Array(new Int32Array([x]).buffer));
-
-/** core opcodes */
-const OP = {
-  block: 0x02,
-  loop: 0x03,
-  end: 0x0b,
-  br: 0x0c,
-  brIf: 0x0d,
-  f32Load: 0x2a,
-  f32Store: 0x38,
-  i32GeU: 0x4f,
-  i32Add: 0x6a,
-  i32Mul: 0x6c,
-  f32Add: 0x92,
-  f32Mul: 0x94,
-  f32Div: 0x95,
-  f32Sqrt: 0x91,
-} as const;
-
-/** 0xfd-prefixed SIMD opcodes */
-const V = {
-  load: 0x00,
-  store: 0x0b,
-  const: 0x0c,
-  splatF32: 0x13,
-  extractF32: 0x1f,
-  ltF32: 0x43,
-  bitselect: 0x52,
-  i32x4Shl: 0xab,
-  i32x4Add: 0xae,
-  nearest: 0x6a,
-  abs: 0xe0,
-  neg: 0xe1,
-  add: 0xe4,
-  sub: 0xe5,
-  mul: 0xe6,
-  div: 0xe7,
-  min: 0xe8,
-  truncSat: 0xf8,
-} as const;
-
-/** One function under construction: stack-machine code plus a few structured helpers. */
-class Fn {
-  readonly code: number[] = [];
-  private readonly locals: number[] = [];
-  constructor(
-    readonly name: string,
-    readonly params: number[],
-  ) {}
-  local(type: number): number {
-    this.locals.push(type);
-    return this.params.length + this.locals.length - 1;
-  }
-  op(...bytes: number[]): this {
-    this.code.push(...bytes);
-    return this;
-  }
-  get(i: number): this {
-    this.code.push(0x20);
-    uleb(this.code, i);
-    return this;
-  }
-  set(i: number): this {
-    this.code.push(0x21);
-    uleb(this.code, i);
-    return this;
-  }
-  i32(v: number): this {
-    this.code.push(0x41);
-    sleb(this.code, v);
-    return this;
-  }
-  f32(v: number): this {
-    return this.op(0x43, ...f32Bytes(v));
-  }
-  v(op: number, ...imm: number[]): this {
-    this.code.push(0xfd);
-    uleb(this.code, op);
-    return this.op(...imm);
-  }
-  /** v128.load / store with 4-byte alignment hint and a constant byte offset */
-  vLoad(offset = 0): this {
-    const m = [2];
-    uleb(m, offset);
-    return this.v(V.load, ...m);
-  }
-  vStore(offset = 0): this {
-    const m = [2];
-    uleb(m, offset);
-    return this.v(V.store, ...m);
-  }
-  f32Load(offset = 0): this {
-    const m = [2];
-    uleb(m, offset);
-    return this.op(OP.f32Load, ...m);
-  }
-  f32Store(offset = 0): this {
-    const m = [2];
-    uleb(m, offset);
-    return this.op(OP.f32Store, ...m);
-  }
-  /** f32x4 constant with four equal lanes */
-  vc(x: number): this {
-    const b = f32Bytes(x);
-    return this.v(V.const, ...b, ...b, ...b, ...b);
-  }
-  /** i32x4 constant with four equal lanes */
-  vi(x: number): this {
-    const b = i32Bytes(x);
-    return this.v(V.const, ...b, ...b, ...b, ...b);
-  }
-  /** local[i] += c (i32) */
-  inc(i: number, c: number | (() => void)): this {
-    this.get(i);
-    if (typeof c === 'number') this.i32(c);
-    else c();
-    return this.op(OP.i32Add).set(i);
-  }
-  /** while (ptr < end) { body } (unsigned compare; body advances ptr) */
-  whileLt(ptr: number, end: number, body: () => void): this {
-    this.op(OP.block, 0x40, OP.loop, 0x40);
-    this.get(ptr).get(end).op(OP.i32GeU, OP.brIf, 1);
-    body();
-    return this.op(OP.br, 0, OP.end, OP.end);
-  }
-  /** for (i = 0; i < end; i++) { body } (signed compare; `end` a local) */
-  forCount(i: number, end: number, body: () => void): this {
-    this.i32(0).set(i);
-    this.op(OP.block, 0x40, OP.loop, 0x40);
-    this.get(i).get(end).op(0x4e /* i32.ge_s */, OP.brIf, 1);
-    body();
-    this.inc(i, 1);
-    return this.op(OP.br, 0, OP.end, OP.end);
-  }
-  /** horizontal sum of a v128 local -> f32 on the stack */
-  hsum(v: number): this {
-    this.get(v).v(V.extractF32, 0);
-    for (let lane = 1; lane < 4; lane++) this.get(v).v(V.extractF32, lane).op(OP.f32Add);
-    return this;
-  }
-  /** Horner: the polynomial sum_i c[i] t^i (c lowest degree first) of the v128 local t, on the stack */
-  poly(t: number, c: readonly number[]): this {
-    this.vc(c[c.length - 1]);
-    for (let i = c.length - 2; i >= 0; i--) this.get(t).v(V.mul).vc(c[i]).v(V.add);
-    return this;
-  }
-  encode(): number[] {
-    const groups: [number, number][] = [];
-    for (const t of this.locals) {
-      const last = groups[groups.length - 1];
-      if (last && last[1] === t) last[0]++;
-      else groups.push([1, t]);
-    }
-    const out: number[] = [];
-    uleb(out, groups.length);
-    for (const [count, t] of groups) {
-      uleb(out, count);
-      out.push(t);
-    }
-    out.push(...this.code, OP.end);
-    const sized: number[] = [];
-    uleb(sized, out.length);
-    return sized.concat(out);
-  }
-}
-
-function vec(items: number[][]): number[] {
-  const out: number[] = [];
-  uleb(out, items.length);
-  for (const it of items) out.push(...it);
-  return out;
-}
-
-function section(id: number, content: number[]): number[] {
-  const out = [id];
-  uleb(out, content.length);
-  return out.concat(content);
-}
-
-function str(s: string): number[] {
-  const bytes = Array.from(new TextEncoder().encode(s));
-  const out: number[] = [];
-  uleb(out, bytes.length);
-  return out.concat(bytes);
-}
-
-function assemble(fns: Fn[], sharedMemory: boolean): Uint8Array<ArrayBuffer> {
-  const idx = (i: number) => {
-    const o: number[] = [];
-    uleb(o, i);
-    return o;
-  };
-  const max: number[] = [];
-  uleb(max, 65536);
-  const limits = sharedMemory ? [0x03, 0x01, ...max] : [0x00, 0x01];
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, vec(fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]))),
-    ...section(2, vec([[...str('env'), ...str('memory'), 0x02, ...limits]])),
-    ...section(3, vec(fns.map((_, i) => idx(i)))),
-    ...section(7, vec(fns.map((f, i) => [...str(f.name), 0x00, ...idx(i)]))),
-    ...section(10, vec(fns.map((f) => f.encode()))),
-  ]);
-}
-
-// ============================================================================================
 // Kernels
 // ============================================================================================
 
@@ -318,33 +75,65 @@ function phiLocals(f: Fn): PhiLocals {
  */
 function emitErfParts(f: Fn, L: PhiLocals): void {
   // e = exp(z), z = -min(a, 9)^2 in [-81, 0]: Cephes expf (z = n ln2 + r, |r| <= ln2 / 2)
-  f.get(L.a).vc(ERF_CLAMP).v(V.min).set(L.t); // t = clamped a
-  f.get(L.t).get(L.t).v(V.mul).v(V.neg).set(L.e); // e = z for now
-  f.get(L.e).vc(Math.LOG2E).v(V.mul).v(V.nearest).set(L.n);
-  f.get(L.e).get(L.n).vc(0.693359375).v(V.mul).v(V.sub);
-  f.get(L.n).vc(-2.1219444e-4).v(V.mul).v(V.sub).set(L.r);
+  f.get(L.a).vConst(ERF_CLAMP).simd(SIMD.f32x4Min).set(L.t); // t = clamped a
+  f.get(L.t).get(L.t).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Neg).set(L.e); // e = z for now
+  f.get(L.e).vConst(Math.LOG2E).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Nearest).set(L.n);
+  f.get(L.e).get(L.n).vConst(0.693359375).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Sub);
+  f.get(L.n).vConst(-2.1219444e-4).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Sub).set(L.r);
   // p(r) r^2 + r + 1
   f.poly(
     L.r,
     [5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2, 8.3334519073e-3, 1.3981999507e-3, 1.98756915e-4],
   );
-  f.get(L.r).v(V.mul).get(L.r).v(V.mul).get(L.r).v(V.add).vc(1).v(V.add);
-  f.get(L.n).v(V.truncSat).vi(127).v(V.i32x4Add).i32(23).v(V.i32x4Shl).v(V.mul).set(L.e);
+  f.get(L.r)
+    .simd(SIMD.f32x4Mul)
+    .get(L.r)
+    .simd(SIMD.f32x4Mul)
+    .get(L.r)
+    .simd(SIMD.f32x4Add)
+    .vConst(1)
+    .simd(SIMD.f32x4Add);
+  f.get(L.n)
+    .simd(SIMD.i32x4TruncSatF32x4S)
+    .iConst4(127)
+    .simd(SIMD.i32x4Add)
+    .i32(23)
+    .simd(SIMD.i32x4Shl)
+    .simd(SIMD.f32x4Mul)
+    .set(L.e);
   // large branch: erfc = e * P(t) / Q(t)  -> r
-  f.get(L.e).poly(L.t, ERFCX_P).v(V.mul).poly(L.t, ERFCX_Q).v(V.div).set(L.r);
+  f.get(L.e).poly(L.t, ERFCX_P).simd(SIMD.f32x4Mul).poly(L.t, ERFCX_Q).simd(SIMD.f32x4Div).set(L.r);
   // small branch: erf = a P(a^2) -> n
-  f.get(L.a).get(L.a).v(V.mul).set(L.t);
-  f.get(L.a).poly(L.t, ERF_SMALL).v(V.mul).set(L.n);
+  f.get(L.a).get(L.a).simd(SIMD.f32x4Mul).set(L.t);
+  f.get(L.a).poly(L.t, ERF_SMALL).simd(SIMD.f32x4Mul).set(L.n);
 }
 
 /** From the v128 local `x`: `phi = Phi(x)` (standard normal CDF) and `e = exp(-min(|x| / sqrt 2, 9)^2)`. */
 function emitPhi(f: Fn, L: PhiLocals): void {
-  f.get(L.x).v(V.abs).vc(Math.SQRT1_2).v(V.mul).set(L.a);
+  f.get(L.x).simd(SIMD.f32x4Abs).vConst(Math.SQRT1_2).simd(SIMD.f32x4Mul).set(L.a);
   emitErfParts(f, L);
   // half = erfc(a) / 2 = (a < 1 ? 1 - n : r) / 2 -> t
-  f.vc(1).get(L.n).v(V.sub).get(L.r).get(L.a).vc(1).v(V.ltF32).v(V.bitselect).vc(0.5).v(V.mul).set(L.t);
+  f.vConst(1)
+    .get(L.n)
+    .simd(SIMD.f32x4Sub)
+    .get(L.r)
+    .get(L.a)
+    .vConst(1)
+    .simd(SIMD.f32x4Lt)
+    .simd(SIMD.v128Bitselect)
+    .vConst(0.5)
+    .simd(SIMD.f32x4Mul)
+    .set(L.t);
   // phi = x < 0 ? half : 1 - half
-  f.get(L.t).vc(1).get(L.t).v(V.sub).get(L.x).vc(0).v(V.ltF32).v(V.bitselect).set(L.phi);
+  f.get(L.t)
+    .vConst(1)
+    .get(L.t)
+    .simd(SIMD.f32x4Sub)
+    .get(L.x)
+    .vConst(0)
+    .simd(SIMD.f32x4Lt)
+    .simd(SIMD.v128Bitselect)
+    .set(L.phi);
 }
 
 /** erf(x, y, n4): y = erf(x) = sign(x) (|x| < 1 ? n : 1 - r) for n4 blocks of 4 floats. */
@@ -356,12 +145,20 @@ function genErf(): Fn {
   f.get(px).get(n4).i32(16).op(OP.i32Mul).op(OP.i32Add).set(end);
   f.whileLt(px, end, () => {
     f.get(px).vLoad().set(L.x);
-    f.get(L.x).v(V.abs).set(L.a);
+    f.get(L.x).simd(SIMD.f32x4Abs).set(L.a);
     emitErfParts(f, L);
     f.get(py);
     // sign bit from x, magnitude from (a < 1 ? n : 1 - r)
-    f.get(L.x).get(L.n).vc(1).get(L.r).v(V.sub).get(L.a).vc(1).v(V.ltF32).v(V.bitselect);
-    f.vi(-0x80000000).v(V.bitselect).vStore();
+    f.get(L.x)
+      .get(L.n)
+      .vConst(1)
+      .get(L.r)
+      .simd(SIMD.f32x4Sub)
+      .get(L.a)
+      .vConst(1)
+      .simd(SIMD.f32x4Lt)
+      .simd(SIMD.v128Bitselect);
+    f.iConst4(-0x80000000).simd(SIMD.v128Bitselect).vStore();
     f.inc(px, 16).inc(py, 16);
   });
   return f;
@@ -377,7 +174,7 @@ function genGelu(): Fn {
   f.whileLt(px, end, () => {
     f.get(px).vLoad().set(L.x);
     emitPhi(f, L);
-    f.get(py).get(L.x).get(L.phi).v(V.mul).vStore();
+    f.get(py).get(L.x).get(L.phi).simd(SIMD.f32x4Mul).vStore();
     f.inc(px, 16).inc(py, 16);
   });
   return f;
@@ -398,11 +195,11 @@ function genGeluGrad(): Fn {
     f.get(L.phi)
       .get(L.x)
       .get(L.e)
-      .v(V.mul)
-      .vc(1 / Math.sqrt(2 * Math.PI))
-      .v(V.mul)
-      .v(V.add);
-    f.v(V.mul).vStore();
+      .simd(SIMD.f32x4Mul)
+      .vConst(1 / Math.sqrt(2 * Math.PI))
+      .simd(SIMD.f32x4Mul)
+      .simd(SIMD.f32x4Add);
+    f.simd(SIMD.f32x4Mul).vStore();
     f.inc(px, 16).inc(pdy, 16).inc(pdx, 16);
   });
   return f;
@@ -425,27 +222,36 @@ function genLayerNorm(): Fn {
     rowBytes();
     f.op(OP.i32Add).set(rowEnd);
     // pass 1: mean
-    f.vc(0).set(acc).get(px).set(p);
+    f.vConst(0).set(acc).get(px).set(p);
     f.whileLt(p, rowEnd, () => {
-      f.get(acc).get(p).vLoad().v(V.add).set(acc).inc(p, 16);
+      f.get(acc).get(p).vLoad().simd(SIMD.f32x4Add).set(acc).inc(p, 16);
     });
     f.hsum(acc).get(invC).op(OP.f32Mul).set(mean);
-    f.get(mean).v(V.splatF32).set(mv);
+    f.get(mean).simd(SIMD.f32x4Splat).set(mv);
     // pass 2: variance of the centred row
-    f.vc(0).set(acc).get(px).set(p);
+    f.vConst(0).set(acc).get(px).set(p);
     f.whileLt(p, rowEnd, () => {
-      f.get(p).vLoad().get(mv).v(V.sub).set(d);
-      f.get(acc).get(d).get(d).v(V.mul).v(V.add).set(acc).inc(p, 16);
+      f.get(p).vLoad().get(mv).simd(SIMD.f32x4Sub).set(d);
+      f.get(acc).get(d).get(d).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(acc).inc(p, 16);
     });
     f.f32(1).hsum(acc).get(invC).op(OP.f32Mul).get(eps).op(OP.f32Add).op(OP.f32Sqrt).op(OP.f32Div).set(rstd);
-    f.get(rstd).v(V.splatF32).set(rv);
+    f.get(rstd).simd(SIMD.f32x4Splat).set(rv);
     f.get(pmean).get(mean).f32Store().inc(pmean, 4);
     f.get(prstd).get(rstd).f32Store().inc(prstd, 4);
     // pass 3: y = (x - mean) rstd g + b
     f.get(px).set(p).get(py).set(q).get(pg).set(pgi).get(pb).set(pbi);
     f.whileLt(p, rowEnd, () => {
-      f.get(q).get(p).vLoad().get(mv).v(V.sub).get(rv).v(V.mul).get(pgi).vLoad().v(V.mul);
-      f.get(pbi).vLoad().v(V.add).vStore();
+      f.get(q)
+        .get(p)
+        .vLoad()
+        .get(mv)
+        .simd(SIMD.f32x4Sub)
+        .get(rv)
+        .simd(SIMD.f32x4Mul)
+        .get(pgi)
+        .vLoad()
+        .simd(SIMD.f32x4Mul);
+      f.get(pbi).vLoad().simd(SIMD.f32x4Add).vStore();
       f.inc(p, 16).inc(q, 16).inc(pgi, 16).inc(pbi, 16);
     });
     f.get(rowEnd).set(px);
@@ -472,30 +278,40 @@ function genLayerNormGrad(): Fn {
     f.get(px);
     rowBytes();
     f.op(OP.i32Add).set(rowEnd);
-    f.get(pmean).v(0x09, 2, 0).set(mv); // v128.load32_splat
-    f.get(prstd).v(0x09, 2, 0).set(rv);
+    f.get(pmean).simd(0x09, 2, 0).set(mv); // v128.load32_splat
+    f.get(prstd).simd(0x09, 2, 0).set(rv);
     // pass 1: sums, dg and db
-    f.vc(0).set(s1).vc(0).set(s2);
+    f.vConst(0).set(s1).vConst(0).set(s2);
     f.get(px).set(p).get(pdy).set(q).get(pg).set(gi).get(pdg).set(dgi).get(pdb).set(dbi);
     f.whileLt(p, rowEnd, () => {
-      f.get(p).vLoad().get(mv).v(V.sub).get(rv).v(V.mul).set(xh);
+      f.get(p).vLoad().get(mv).simd(SIMD.f32x4Sub).get(rv).simd(SIMD.f32x4Mul).set(xh);
       f.get(q).vLoad().set(dy);
-      f.get(dy).get(gi).vLoad().v(V.mul).set(gy);
-      f.get(s1).get(gy).v(V.add).set(s1);
-      f.get(s2).get(gy).get(xh).v(V.mul).v(V.add).set(s2);
-      f.get(dgi).get(dgi).vLoad().get(dy).get(xh).v(V.mul).v(V.add).vStore();
-      f.get(dbi).get(dbi).vLoad().get(dy).v(V.add).vStore();
+      f.get(dy).get(gi).vLoad().simd(SIMD.f32x4Mul).set(gy);
+      f.get(s1).get(gy).simd(SIMD.f32x4Add).set(s1);
+      f.get(s2).get(gy).get(xh).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(s2);
+      f.get(dgi).get(dgi).vLoad().get(dy).get(xh).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).vStore();
+      f.get(dbi).get(dbi).vLoad().get(dy).simd(SIMD.f32x4Add).vStore();
       f.inc(p, 16).inc(q, 16).inc(gi, 16).inc(dgi, 16).inc(dbi, 16);
     });
-    f.hsum(s1).get(invC).op(OP.f32Mul).v(V.splatF32).set(c1);
-    f.hsum(s2).get(invC).op(OP.f32Mul).v(V.splatF32).set(c2);
+    f.hsum(s1).get(invC).op(OP.f32Mul).simd(SIMD.f32x4Splat).set(c1);
+    f.hsum(s2).get(invC).op(OP.f32Mul).simd(SIMD.f32x4Splat).set(c2);
     // pass 2: dx
     f.get(px).set(p).get(pdy).set(q).get(pg).set(gi).get(pdx).set(o);
     f.whileLt(p, rowEnd, () => {
-      f.get(p).vLoad().get(mv).v(V.sub).get(rv).v(V.mul).set(xh);
+      f.get(p).vLoad().get(mv).simd(SIMD.f32x4Sub).get(rv).simd(SIMD.f32x4Mul).set(xh);
       f.get(o);
-      f.get(q).vLoad().get(gi).vLoad().v(V.mul).get(c1).v(V.sub).get(xh).get(c2).v(V.mul).v(V.sub);
-      f.get(rv).v(V.mul).vStore();
+      f.get(q)
+        .vLoad()
+        .get(gi)
+        .vLoad()
+        .simd(SIMD.f32x4Mul)
+        .get(c1)
+        .simd(SIMD.f32x4Sub)
+        .get(xh)
+        .get(c2)
+        .simd(SIMD.f32x4Mul)
+        .simd(SIMD.f32x4Sub);
+      f.get(rv).simd(SIMD.f32x4Mul).vStore();
       f.inc(p, 16).inc(q, 16).inc(gi, 16).inc(o, 16);
     });
     f.get(rowEnd).set(px);
@@ -541,27 +357,9 @@ function genHeads(toHeads: boolean): Fn {
   return f;
 }
 
-const moduleBytes = new Map<boolean, Uint8Array<ArrayBuffer>>();
-
 /** @internal The generated module (for tests). */
 export function elementwiseModuleBytes(sharedMemory = false): Uint8Array<ArrayBuffer> {
-  let bytes = moduleBytes.get(sharedMemory);
-  if (!bytes) {
-    bytes = assemble(
-      [
-        genGelu(),
-        genGeluGrad(),
-        genErf(),
-        genLayerNorm(),
-        genLayerNormGrad(),
-        genHeads(true),
-        genHeads(false),
-      ],
-      sharedMemory,
-    );
-    moduleBytes.set(sharedMemory, bytes);
-  }
-  return bytes;
+  return kernelModule.moduleBytes(sharedMemory);
 }
 
 interface Exports {
@@ -574,38 +372,19 @@ interface Exports {
   headsToTok(...args: number[]): void;
 }
 
+const kernelModule = new KernelModule<Exports>(() => [
+  genGelu(),
+  genGeluGrad(),
+  genErf(),
+  genLayerNorm(),
+  genLayerNormGrad(),
+  genHeads(true),
+  genHeads(false),
+]);
+
 // ============================================================================================
 // tfjs glue
 // ============================================================================================
-
-interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory } };
-  dataIdMap: { get(id: unknown): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(id: unknown): void;
-}
-
-interface CpuBackendLike {
-  readSync(id: unknown): tf.backend_util.BackendValues;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
-}
-
-function wasmMemoryOf(be: unknown): WebAssembly.Memory | null {
-  const mem = (be as WasmBackendLike | null)?.wasm?.asm?.memory;
-  return mem instanceof WebAssembly.Memory ? mem : null;
-}
-
-let simdOk: boolean | null = null;
-function simdSupported(): boolean {
-  if (simdOk === null) {
-    try {
-      simdOk = typeof WebAssembly === 'object' && WebAssembly.validate(elementwiseModuleBytes(false));
-    } catch {
-      simdOk = false;
-    }
-  }
-  return simdOk;
-}
 
 /**
  * Whether the fused GELU / LayerNorm kernels run on `backendName` (default: the current backend):
@@ -613,16 +392,8 @@ function simdSupported(): boolean {
  */
 export function elementwiseKernelsAvailable(backendName: string = tf.getBackend()): boolean {
   if (backendName !== 'wasm' && backendName !== 'cpu') return false;
-  if (!simdSupported()) return false;
+  if (!kernelModule.simdSupported()) return false;
   return backendName === 'cpu' || !!wasmMemoryOf(tf.findBackend('wasm'));
-}
-
-function instantiate(memory: WebAssembly.Memory): Exports {
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(elementwiseModuleBytes(shared)), {
-    env: { memory },
-  });
-  return inst.exports as unknown as Exports;
 }
 
 /** What a kernel call needs: input names, output sizes, and the call on byte offsets. */
@@ -731,18 +502,12 @@ function input(args: KernelArgs, kernel: string, n: string): tf.TensorInfo {
   return t;
 }
 
-const wasmInstances = new WeakMap<object, Exports>();
-
 function wasmKernel(name: string) {
   return (args: KernelArgs) => {
     const be = args.backend as WasmBackendLike;
     const memory = wasmMemoryOf(be);
     if (!memory) throw new Error(`${name}: the wasm backend exposes no WebAssembly.Memory`);
-    let ex = wasmInstances.get(be);
-    if (!ex) {
-      ex = instantiate(memory);
-      wasmInstances.set(be, ex);
-    }
+    const ex = kernelModule.forWasm(be, memory);
     const p = plan(name, [input(args, name, 'x').shape], (args.attrs ?? {}) as Attrs);
     const outs = p.outputs.map((o) => be.makeOutput(o.shape, 'float32'));
     const scratch = p.scratch > 0 ? be.makeOutput([p.scratch], 'float32') : null;
@@ -764,29 +529,19 @@ function wasmKernel(name: string) {
   };
 }
 
-let cpuState: { memory: WebAssembly.Memory; ex: Exports } | null = null;
-
 function cpuKernel(name: string) {
   return (args: KernelArgs) => {
     const be = args.backend as CpuBackendLike;
-    if (!cpuState) {
-      const memory = new WebAssembly.Memory({ initial: 16 });
-      cpuState = { memory, ex: instantiate(memory) };
-    }
-    const { memory, ex } = cpuState;
+    const { memory, ex } = kernelModule.forCpu();
     const p = plan(name, [input(args, name, 'x').shape], (args.attrs ?? {}) as Attrs);
     const values = p.inputs.map((n) => be.readSync(input(args, name, n).dataId) as Float32Array);
-    let top = 64;
-    const alloc = (floats: number) => {
-      const o = top;
-      top += Math.ceil((floats * 4) / 64) * 64 + 64;
-      return o;
-    };
+    const bump = new BumpHeap();
+    const alloc = (floats: number) => bump.alloc(floats);
     const inOffs = values.map((v) => alloc(v.length));
     const sizes = p.outputs.map((o) => o.shape.reduce((a, b) => a * b, 1));
     const outOffs = sizes.map(alloc);
     const scratch = alloc(p.scratch);
-    if (top > memory.buffer.byteLength) memory.grow(Math.ceil((top - memory.buffer.byteLength) / 65536));
+    bump.ensure(memory);
     const heap = new Float32Array(memory.buffer);
     for (const [i, v] of values.entries()) heap.set(v, inOffs[i] >> 2);
     p.outputs.forEach((o, i) => {
