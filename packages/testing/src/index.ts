@@ -1,3 +1,4 @@
 export * from './backend.js';
 export * from './fixtures.js';
 export * from './leaks.js';
+export * from './readme.js';
