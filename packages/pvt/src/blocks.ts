@@ -25,64 +25,95 @@ function checkMap(name: string, x: tf.Tensor, dim: number): void {
 }
 
 /**
- * PVT v1 `Block`: `x + attn(norm1(x))`, `x + mlp(norm2(x))` with SR attention and the plain Mlp
- * (`fc1 -> GELU -> fc2`). Keys `norm1`, `attn.{q,kv,proj,sr,norm}`, `norm2`, `mlp.{fc1,fc2}`.
- * `forward`: NHWC `[B, H, W, dim]` -> same; `forwardTokens` also takes PVT v1's last-stage tokens with the
- * class token first (`[B, 1 + H*W, dim]`, sr_ratio 1 only).
+ * The pre-norm residual block the three PVT-family blocks share: `x + drop_path(attn(norm1(x)))`, then
+ * `x + drop_path(mlp(norm2(x)))`. Children are registered in the reference's order (`norm1`, `attn`,
+ * `drop_path`, `norm2`, `mlp`); subclasses choose the attention and MLP and how they are called.
  */
-export class PVTBlock extends Module implements FeatureBlock {
+abstract class PreNormBlock<A extends Module, M extends Module> extends Module implements FeatureBlock {
   readonly norm1: LayerNorm;
-  readonly attn: SRAttention;
-  readonly norm2: LayerNorm;
-  readonly mlp: Mlp;
+  readonly attn: A;
   readonly dropPath: DropPath;
+  readonly norm2: LayerNorm;
+  readonly mlp: M;
   readonly hidden: number;
   readonly name: string;
   constructor(
     readonly dim: number,
     readonly numHeads: number,
-    opts: PVTBlockOptions = {},
+    opts: { name?: string; normEps?: number; dropPath?: number; mlpRatio?: number },
+    defaultName: string,
+    makeAttn: (name: string) => A,
+    makeMlp: (hidden: number) => M,
   ) {
     super();
-    this.name = opts.name ?? 'PVTBlock';
+    this.name = opts.name ?? defaultName;
     const eps = opts.normEps ?? 1e-6;
     this.norm1 = this.child('norm1', new LayerNorm(dim, eps));
-    this.attn = this.child(
-      'attn',
-      new SRAttention(dim, numHeads, {
-        srRatio: opts.srRatio ?? 1,
-        qkvBias: opts.qkvBias ?? false,
-        qkScale: opts.qkScale,
-        attnDrop: opts.attnDrop,
-        projDrop: opts.drop,
-        name: `${this.name}.attn`,
-      }),
-    );
+    this.attn = this.child('attn', makeAttn(`${this.name}.attn`));
     this.dropPath = this.child('drop_path', new DropPath(opts.dropPath ?? 0));
     this.norm2 = this.child('norm2', new LayerNorm(dim, eps));
     this.hidden = Math.trunc(dim * (opts.mlpRatio ?? 4));
-    this.mlp = this.child('mlp', new Mlp(dim, this.hidden, dim, opts.drop ?? 0));
+    this.mlp = this.child('mlp', makeMlp(this.hidden));
+  }
+
+  /** The two residual branches, with `attn` and `mlp` applied as the subclass calls them. */
+  protected residual<T extends tf.Tensor>(x: T, attn: (t: T) => tf.Tensor, mlp: (t: T) => tf.Tensor): T {
+    return tf.tidy(() => {
+      const a = tf.add(x, this.dropPath.forward(attn(this.norm1.forward(x)))) as T;
+      return tf.add(a, this.dropPath.forward(mlp(this.norm2.forward(a)))) as T;
+    });
+  }
+
+  /** NHWC `[B, H, W, dim]` -> `[B, H, W, dim]`. */
+  abstract forward(x: tf.Tensor4D): tf.Tensor4D;
+  abstract macs(H: number, W: number): number;
+}
+
+/** Runs a token-level block on an NHWC map: `[B, H, W, C]` -> tokens `[B, H*W, C]` -> back. */
+function onTokens(x: tf.Tensor4D, f: (tokens: tf.Tensor3D) => tf.Tensor3D): tf.Tensor4D {
+  const [B, H, W, C] = x.shape;
+  return tf.tidy(() => tf.reshape(f(tf.reshape(x, [B, H * W, C]) as tf.Tensor3D), x.shape) as tf.Tensor4D);
+}
+
+/**
+ * PVT v1 `Block`: `x + attn(norm1(x))`, `x + mlp(norm2(x))` with SR attention and the plain Mlp
+ * (`fc1 -> GELU -> fc2`). Keys `norm1`, `attn.{q,kv,proj,sr,norm}`, `norm2`, `mlp.{fc1,fc2}`.
+ * `forward`: NHWC `[B, H, W, dim]` -> same; `forwardTokens` also takes PVT v1's last-stage tokens with the
+ * class token first (`[B, 1 + H*W, dim]`, sr_ratio 1 only).
+ */
+export class PVTBlock extends PreNormBlock<SRAttention, Mlp> {
+  constructor(dim: number, numHeads: number, opts: PVTBlockOptions = {}) {
+    super(
+      dim,
+      numHeads,
+      opts,
+      'PVTBlock',
+      (name) =>
+        new SRAttention(dim, numHeads, {
+          srRatio: opts.srRatio ?? 1,
+          qkvBias: opts.qkvBias ?? false,
+          qkScale: opts.qkScale,
+          attnDrop: opts.attnDrop,
+          projDrop: opts.drop,
+          name,
+        }),
+      (hidden) => new Mlp(dim, hidden, dim, opts.drop ?? 0),
+    );
   }
 
   /** Tokens `[B, N, dim]` of an `H x W` map (`N = H*W`, or `1 + H*W` with a class token first) -> same. */
   forwardTokens(x: tf.Tensor3D, H: number, W: number): tf.Tensor3D {
-    return tf.tidy(() => {
-      const a = tf.add(x, this.dropPath.forward(this.attn.forwardTokens(this.norm1.forward(x), H, W)));
-      return tf.add(a, this.dropPath.forward(this.mlp.forward(this.norm2.forward(a)))) as tf.Tensor3D;
-    });
+    return this.residual(
+      x,
+      (t) => this.attn.forwardTokens(t, H, W),
+      (t) => this.mlp.forward(t),
+    );
   }
 
   /** NHWC `[B, H, W, dim]` -> `[B, H, W, dim]`. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     checkMap(this.name, x, this.dim);
-    const [B, H, W, C] = x.shape;
-    return tf.tidy(
-      () =>
-        tf.reshape(
-          this.forwardTokens(tf.reshape(x, [B, H * W, C]) as tf.Tensor3D, H, W),
-          x.shape,
-        ) as tf.Tensor4D,
-    );
+    return onTokens(x, (t) => this.forwardTokens(t, x.shape[1], x.shape[2]));
   }
 
   /** Linear layers, reduction conv and attention products (+ mmcv extras: conv bias, norms, when `extras`). */
@@ -97,52 +128,36 @@ export class PVTBlock extends Module implements FeatureBlock {
  * (`fc1 -> (ReLU) -> DWConv -> GELU -> fc2`). Keys `norm1`, `attn.{q,kv,proj,sr,norm}`, `norm2`,
  * `mlp.{fc1,dwconv.dwconv,fc2}`. NHWC `[B, H, W, dim]` -> same.
  */
-export class PVTv2Block extends Module implements FeatureBlock {
-  readonly norm1: LayerNorm;
-  readonly attn: SRAttention;
-  readonly norm2: LayerNorm;
-  readonly mlp: ConvMlp;
-  readonly dropPath: DropPath;
-  readonly hidden: number;
-  readonly name: string;
-  constructor(
-    readonly dim: number,
-    readonly numHeads: number,
-    opts: PVTBlockOptions & { linear?: boolean } = {},
-  ) {
-    super();
-    this.name = opts.name ?? 'PVTv2Block';
-    const eps = opts.normEps ?? 1e-6;
-    this.norm1 = this.child('norm1', new LayerNorm(dim, eps));
-    this.attn = this.child(
-      'attn',
-      new SRAttention(dim, numHeads, {
-        srRatio: opts.srRatio ?? 1,
-        qkvBias: opts.qkvBias ?? false,
-        qkScale: opts.qkScale,
-        attnDrop: opts.attnDrop,
-        projDrop: opts.drop,
-        linear: opts.linear ?? false,
-        convInitV2: true,
-        name: `${this.name}.attn`,
-      }),
-    );
-    this.dropPath = this.child('drop_path', new DropPath(opts.dropPath ?? 0));
-    this.norm2 = this.child('norm2', new LayerNorm(dim, eps));
-    this.hidden = Math.trunc(dim * (opts.mlpRatio ?? 4));
-    this.mlp = this.child(
-      'mlp',
-      new ConvMlp(dim, this.hidden, dim, { linear: opts.linear ?? false, drop: opts.drop ?? 0 }),
+export class PVTv2Block extends PreNormBlock<SRAttention, ConvMlp> {
+  constructor(dim: number, numHeads: number, opts: PVTBlockOptions & { linear?: boolean } = {}) {
+    super(
+      dim,
+      numHeads,
+      opts,
+      'PVTv2Block',
+      (name) =>
+        new SRAttention(dim, numHeads, {
+          srRatio: opts.srRatio ?? 1,
+          qkvBias: opts.qkvBias ?? false,
+          qkScale: opts.qkScale,
+          attnDrop: opts.attnDrop,
+          projDrop: opts.drop,
+          linear: opts.linear ?? false,
+          convInitV2: true,
+          name,
+        }),
+      (hidden) => new ConvMlp(dim, hidden, dim, { linear: opts.linear ?? false, drop: opts.drop ?? 0 }),
     );
   }
 
   /** NHWC `[B, H, W, dim]` -> `[B, H, W, dim]`. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     checkMap(this.name, x, this.dim);
-    return tf.tidy(() => {
-      const a = tf.add(x, this.dropPath.forward(this.attn.forward(this.norm1.forward(x)))) as tf.Tensor4D;
-      return tf.add(a, this.dropPath.forward(this.mlp.forward(this.norm2.forward(a)))) as tf.Tensor4D;
-    });
+    return this.residual(
+      x,
+      (t) => this.attn.forward(t),
+      (t) => this.mlp.forward(t),
+    );
   }
 
   /** Tokens `[B, H*W, dim]` -> same (the reference's calling convention). */
@@ -176,55 +191,38 @@ export interface GlobalAttentionBlockOptions {
  * `x + attn(norm1(x))`, `x + mlp(norm2(x))`. Keys `norm1`, `attn.qkv`, `attn.proj`, `norm2`, `mlp.fc1`, `mlp.fc2`.
  * NHWC `[B, H, W, dim]` -> same (all `H*W` tokens attend to each other).
  */
-export class GlobalAttentionBlock extends Module implements FeatureBlock {
-  readonly norm1: LayerNorm;
-  readonly attn: GlobalAttention;
-  readonly norm2: LayerNorm;
-  readonly mlp: Mlp;
-  readonly dropPath: DropPath;
-  readonly hidden: number;
-  readonly name: string;
-  constructor(
-    readonly dim: number,
-    readonly numHeads: number,
-    opts: GlobalAttentionBlockOptions = {},
-  ) {
-    super();
-    this.name = opts.name ?? 'GlobalAttentionBlock';
-    const eps = opts.normEps ?? 1e-6;
-    this.norm1 = this.child('norm1', new LayerNorm(dim, eps));
-    this.attn = this.child(
-      'attn',
-      new GlobalAttention(dim, numHeads, {
-        qkvBias: opts.qkvBias ?? true,
-        qkScale: opts.qkScale,
-        attnDrop: opts.attnDrop,
-        projDrop: opts.drop,
-        name: `${this.name}.attn`,
-      }),
+export class GlobalAttentionBlock extends PreNormBlock<GlobalAttention, Mlp> {
+  constructor(dim: number, numHeads: number, opts: GlobalAttentionBlockOptions = {}) {
+    super(
+      dim,
+      numHeads,
+      opts,
+      'GlobalAttentionBlock',
+      (name) =>
+        new GlobalAttention(dim, numHeads, {
+          qkvBias: opts.qkvBias ?? true,
+          qkScale: opts.qkScale,
+          attnDrop: opts.attnDrop,
+          projDrop: opts.drop,
+          name,
+        }),
+      (hidden) => new Mlp(dim, hidden, dim, opts.drop ?? 0),
     );
-    this.dropPath = this.child('drop_path', new DropPath(opts.dropPath ?? 0));
-    this.norm2 = this.child('norm2', new LayerNorm(dim, eps));
-    this.hidden = Math.trunc(dim * (opts.mlpRatio ?? 4));
-    this.mlp = this.child('mlp', new Mlp(dim, this.hidden, dim, opts.drop ?? 0));
   }
 
   /** Tokens `[B, N, dim]` -> same. */
   forwardTokens(x: tf.Tensor3D): tf.Tensor3D {
-    return tf.tidy(() => {
-      const a = tf.add(x, this.dropPath.forward(this.attn.forwardTokens(this.norm1.forward(x))));
-      return tf.add(a, this.dropPath.forward(this.mlp.forward(this.norm2.forward(a)))) as tf.Tensor3D;
-    });
+    return this.residual(
+      x,
+      (t) => this.attn.forwardTokens(t),
+      (t) => this.mlp.forward(t),
+    );
   }
 
   /** NHWC `[B, H, W, dim]` -> `[B, H, W, dim]`. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     checkMap(this.name, x, this.dim);
-    const [B, H, W, C] = x.shape;
-    return tf.tidy(
-      () =>
-        tf.reshape(this.forwardTokens(tf.reshape(x, [B, H * W, C]) as tf.Tensor3D), x.shape) as tf.Tensor4D,
-    );
+    return onTokens(x, (t) => this.forwardTokens(t));
   }
 
   macs(H: number, W: number, opts: { extras?: boolean } = {}): number {
