@@ -49,6 +49,17 @@ export interface BlockContext {
   label: string;
 }
 
+/** The block options every PVT-family and Shunted block takes from the stage context. */
+function commonBlockOptions(ctx: BlockContext) {
+  return {
+    normEps: ctx.normEps,
+    drop: ctx.drop,
+    attnDrop: ctx.attnDrop,
+    dropPath: ctx.dropPath,
+    name: ctx.label,
+  };
+}
+
 /** What the registry knows about one block kind. */
 export interface BlockKindSpec {
   readonly kind: BlockKind;
@@ -316,11 +327,8 @@ const shunted: BlockKindSpec = {
       mlpRatio: s.mlpRatio,
       qkvBias: s.qkvBias,
       qkScale: s.qkScale,
-      drop: ctx.drop,
-      attnDrop: ctx.attnDrop,
-      dropPath: ctx.dropPath,
       srRatio: s.srRatio,
-      normEps: ctx.normEps,
+      ...commonBlockOptions(ctx),
       label: ctx.label,
     });
   },
@@ -357,11 +365,7 @@ const pvtSra: BlockKindSpec = {
       srRatio: s.srRatio,
       qkvBias: s.qkvBias,
       qkScale: s.qkScale,
-      normEps: ctx.normEps,
-      drop: ctx.drop,
-      attnDrop: ctx.attnDrop,
-      dropPath: ctx.dropPath,
-      name: ctx.label,
+      ...commonBlockOptions(ctx),
     });
   },
   macs(c, dim, _r, h, w) {
@@ -407,11 +411,7 @@ const pvtV2: BlockKindSpec = {
       linear: s.linear,
       qkvBias: s.qkvBias,
       qkScale: s.qkScale,
-      normEps: ctx.normEps,
-      drop: ctx.drop,
-      attnDrop: ctx.attnDrop,
-      dropPath: ctx.dropPath,
-      name: ctx.label,
+      ...commonBlockOptions(ctx),
     });
   },
   macs(c, dim, _r, h, w) {
@@ -452,11 +452,7 @@ const global: BlockKindSpec = {
       mlpRatio: s.mlpRatio,
       qkvBias: s.qkvBias,
       qkScale: s.qkScale,
-      normEps: ctx.normEps,
-      drop: ctx.drop,
-      attnDrop: ctx.attnDrop,
-      dropPath: ctx.dropPath,
-      name: ctx.label,
+      ...commonBlockOptions(ctx),
     });
   },
   macs(c, dim, _r, h, w) {
