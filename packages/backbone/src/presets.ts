@@ -22,6 +22,7 @@ import {
 } from '@swin/shunted-attention';
 import {
   createSwin,
+  type HierarchicalConfig,
   resolveSwinConfig,
   SWIN_PRESETS,
   type SwinConfig,
@@ -39,7 +40,7 @@ import {
   swinMlpPresetConfig,
 } from '@swin/swin-mlp';
 import type * as tf from '@tensorflow/tfjs-core';
-import type { BackboneConfig, StageConfig } from './config.js';
+import type { BackboneConfig, BlockConfig, StageConfig } from './config.js';
 import { resolveBackboneConfig, stageSizes } from './resolve.js';
 
 /** The package a preset comes from. */
@@ -96,12 +97,20 @@ export function createModel(name: PresetName | string, overrides: PresetOverride
   }
 }
 
-/** A Swin config (completed) as a backbone config. */
-export function swinToBackboneConfig(config: Partial<SwinConfig>, name = 'swin'): BackboneConfig {
-  const c = resolveSwinConfig(config);
+/**
+ * A completed Swin or Swin-MLP config as a backbone config: patch embed (padding odd sizes), PatchMerging
+ * between stages, `block(i)` in stage `i`, final norm, average pooling.
+ */
+function hierarchicalToBackboneConfig(
+  fn: string,
+  c: HierarchicalConfig,
+  name: string,
+  attnDropRate: number,
+  block: (i: number) => BlockConfig,
+): BackboneConfig {
   if (c.ape) {
     throw new Error(
-      `swinToBackboneConfig: ape (absolute_pos_embed, bicubic resizing) has no backbone equivalent; use ape: false`,
+      `${fn}: ape (absolute_pos_embed, bicubic resizing) has no backbone equivalent; use ape: false`,
     );
   }
   const eps = c.normEps;
@@ -124,70 +133,42 @@ export function swinToBackboneConfig(config: Partial<SwinConfig>, name = 'swin')
                 remainder: 'pad',
               }
             : { kind: 'patch_merging', normEps: eps },
-        block: {
-          kind: 'swin',
-          numHeads: c.numHeads[i],
-          windowSize: c.windowSize,
-          shift: true,
-          mlpRatio: c.mlpRatio,
-          qkvBias: c.qkvBias,
-          qkScale: c.qkScale,
-        },
+        block: block(i),
         blockNormEps: eps,
       }),
     ),
     finalNorm: { eps },
     headPool: 'avg',
     dropRate: c.dropRate,
-    attnDropRate: c.attnDropRate,
+    attnDropRate,
     dropPathRate: c.dropPathRate,
   };
+}
+
+/** A Swin config (completed) as a backbone config. */
+export function swinToBackboneConfig(config: Partial<SwinConfig>, name = 'swin'): BackboneConfig {
+  const c = resolveSwinConfig(config);
+  return hierarchicalToBackboneConfig('swinToBackboneConfig', c, name, c.attnDropRate, (i) => ({
+    kind: 'swin',
+    numHeads: c.numHeads[i],
+    windowSize: c.windowSize,
+    shift: true,
+    mlpRatio: c.mlpRatio,
+    qkvBias: c.qkvBias,
+    qkScale: c.qkScale,
+  }));
 }
 
 /** A Swin-MLP config (completed) as a backbone config. */
 export function swinMlpToBackboneConfig(config: Partial<SwinMLPConfig>, name = 'swin_mlp'): BackboneConfig {
   const c = resolveSwinMlpConfig(config);
-  if (c.ape) {
-    throw new Error(
-      `swinMlpToBackboneConfig: ape (absolute_pos_embed, bicubic resizing) has no backbone equivalent; use ape: false`,
-    );
-  }
-  const eps = c.normEps;
-  return {
-    name,
-    imgSize: typeof c.imgSize === 'number' ? c.imgSize : [c.imgSize[0], c.imgSize[1]],
-    inChans: c.inChans,
-    numClasses: c.numClasses,
-    stages: c.depths.map(
-      (depth, i): StageConfig => ({
-        dim: c.embedDim * 2 ** i,
-        depth,
-        downsample:
-          i === 0
-            ? {
-                kind: 'patch_embed',
-                patchSize: c.patchSize,
-                norm: c.patchNorm,
-                normEps: eps,
-                remainder: 'pad',
-              }
-            : { kind: 'patch_merging', normEps: eps },
-        block: {
-          kind: 'swin_mlp',
-          numHeads: c.numHeads[i],
-          windowSize: c.windowSize,
-          shift: true,
-          mlpRatio: c.mlpRatio,
-        },
-        blockNormEps: eps,
-      }),
-    ),
-    finalNorm: { eps },
-    headPool: 'avg',
-    dropRate: c.dropRate,
-    attnDropRate: 0,
-    dropPathRate: c.dropPathRate,
-  };
+  return hierarchicalToBackboneConfig('swinMlpToBackboneConfig', c, name, 0, (i) => ({
+    kind: 'swin_mlp',
+    numHeads: c.numHeads[i],
+    windowSize: c.windowSize,
+    shift: true,
+    mlpRatio: c.mlpRatio,
+  }));
 }
 
 /** A (completed) Shunted config as a backbone config. */
