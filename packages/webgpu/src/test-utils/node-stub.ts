@@ -10,6 +10,8 @@ function noFs(name: string): never {
 export const existsSync = (_p: string): boolean => false;
 export const readdirSync = (): never => noFs('fs.readdirSync');
 export const readFileSync = (): never => noFs('fs.readFileSync');
+export const writeFileSync = (): never => noFs('fs.writeFileSync');
+export const rmSync = (): never => noFs('fs.rmSync');
 export const isAbsolute = (p: string): boolean => p.startsWith('/');
 export const basename = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
 export const dirname = (p: string): string => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) || '/' : '.');
@@ -20,6 +22,8 @@ export default {
   existsSync,
   readdirSync,
   readFileSync,
+  writeFileSync,
+  rmSync,
   isAbsolute,
   basename,
   dirname,
