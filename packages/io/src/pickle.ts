@@ -533,10 +533,15 @@ export function unpickle(
         push(parseIntLine(line(), 'LONG'));
         break;
       case OP.FLOAT: {
-        const s = line().trim();
-        const v = Number(s);
-        if (Number.isNaN(v) && !/^[+-]?nan$/i.test(s))
-          fail(`pickle ${where()}: bad float literal ${quote(s)}`);
+        const s = line().trim().toLowerCase();
+        const special: Record<string, number> = {
+          inf: Number.POSITIVE_INFINITY,
+          '+inf': Number.POSITIVE_INFINITY,
+          '-inf': Number.NEGATIVE_INFINITY,
+          nan: Number.NaN,
+        };
+        const v = Object.hasOwn(special, s) ? special[s] : s === '' ? Number.NaN : Number(s);
+        if (Number.isNaN(v) && s !== 'nan') fail(`pickle ${where()}: bad float literal ${quote(s)}`);
         push(v);
         break;
       }
