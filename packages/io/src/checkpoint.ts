@@ -297,7 +297,6 @@ export function parseCheckpoint(
         : readTorchLegacy(u8, { onRefused, limits: opts.limits });
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
-    // anything else is a bug in this reader; still report it as one line naming the file format
     fail(`${format}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
   }
   const { wrapper, candidates, dict } = selectStateDict(file.root, opts.wrapper);
