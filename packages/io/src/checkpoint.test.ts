@@ -288,6 +288,41 @@ describe('storages, views and dtypes', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('stride-0 (expanded) views are gathered, but may not allocate far more than the file holds', () => {
+    const view = (size: number[], stride: number[], copies = 1) => {
+      const w = new PickleWriter().proto(2).emptyDict();
+      for (let i = 0; i < copies; i++) {
+        w.str(i === 0 ? 'w' : `w${i}`)
+          .global('torch._utils', '_rebuild_tensor_v2')
+          .mark();
+        w.mark()
+          .str('storage')
+          .global('torch', 'FloatStorage')
+          .str('0')
+          .str('cpu')
+          .int(2)
+          .tuple()
+          .binpersid();
+        w.int(0).mark();
+        for (const s of size) w.int(s);
+        w.tuple().mark();
+        for (const s of stride) w.int(s);
+        w.tuple().bool(false).none().tuple().reduce().setitem();
+      }
+      return torchZip(w.stop().bytes(), [f32Bytes([7, 8])]);
+    };
+    const c = parseCheckpoint(view([3, 2], [0, 1]));
+    expect(Array.from(c.tensors.w.data as Float32Array)).toEqual([7, 8, 7, 8, 7, 8]);
+    const t0 = performance.now();
+    expect(() => parseCheckpoint(view([1_000_000_000], [0]))).toThrow(
+      /would allocate more than 67108864 bytes/,
+    );
+    expect(() => parseCheckpoint(view([4096, 4096], [0, 0], 5))).toThrow(
+      /would take 335544320 bytes from a file of/,
+    );
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
   it('a view reaching past its storage, a short storage record and a size mismatch are clear errors', () => {
     const w = new PickleWriter()
       .proto(2)

@@ -5,7 +5,7 @@
  * next to the state_dict come back as inert plain data in `extra`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { RawTensor } from './dtypes.js';
+import { ITEM_SIZE, type RawTensor } from './dtypes.js';
 import { CheckpointError, fail, quote } from './errors.js';
 import { type PickleLimits, PyDict, PyGlobal, PySet, Refused } from './pickle.js';
 import { readSafetensorsRaw, SafetensorsError } from './safetensors.js';
@@ -307,6 +307,13 @@ export function parseCheckpoint(
       names.push(k);
       refs.push(v);
     }
+  }
+  // the tensors may not ask for much more memory than the file holds (views of shared or expanded storages)
+  let total = 0;
+  for (const r of refs) total += r.numel * ITEM_SIZE[r.dtype];
+  const budget = 4 * u8.length + 256 * 1024 * 1024;
+  if (total > budget) {
+    fail(`the state_dict's tensors would take ${total} bytes from a file of ${u8.length} (limit ${budget})`);
   }
   const keys = stripModule(names);
   const raws = file.materialize(refs);
