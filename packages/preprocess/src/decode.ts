@@ -13,6 +13,8 @@
  *   RGB(A) and grey+alpha keep the high byte; 16-bit grey becomes PIL mode `I` and is clipped to 0..255 by
  *   `convert('RGB')` (so values above 255 are white, as in PIL). Gamma, ICC profiles and EXIF orientation are
  *   ignored, as PIL's `convert('RGB')` ignores them.
+ * - Not supported (a clear error): Adam7-interlaced PNGs with 1, 2 or 4-bit samples (fast-png de-interlaces
+ *   whole bytes only), 12-bit and arithmetic-coded JPEGs. Of an APNG, the default image (IDAT) is decoded.
  * - JPEG: baseline and progressive, 1 (grey), 3 (YCbCr/RGB) and 4 (CMYK/YCCK, Adobe) components, decoded by
  *   jpeg-js. Its IDCT and chroma upsampling differ slightly from libjpeg's, so pixels differ from PIL's by about
  *   a level on average (never exactly equal in general).
@@ -145,6 +147,16 @@ function scanJpeg(b: Uint8Array): ImageInfo {
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isSof) {
       if (length < 8) fail('corrupt JPEG: frame header too short');
+      if (marker > 0xc2) {
+        const kind =
+          marker === 0xc3 || marker === 0xc7 || marker === 0xcb || marker === 0xcf
+            ? 'lossless'
+            : 'arithmetic-coded or hierarchical';
+        fail(
+          `unsupported JPEG: ${kind} (SOF 0xFF${marker.toString(16).toUpperCase()}); baseline and progressive are supported`,
+        );
+      }
+      if (b[off + 2] !== 8) fail(`unsupported JPEG: ${b[off + 2]}-bit samples (8-bit are supported)`);
       return { format: 'jpeg', height: u16(b, off + 3), width: u16(b, off + 5) };
     }
     off += length;
@@ -207,6 +219,12 @@ function decodePng(b: Uint8Array, maxPixels: number): RGBImage {
     fail(`corrupt PNG: bit depth ${h.depth} is not allowed with color type ${h.colorType}`);
   }
   if (h.interlace > 1) fail(`corrupt PNG: unknown interlace method ${h.interlace}`);
+  if (h.interlace === 1 && h.depth < 8) {
+    // fast-png 8 de-interlaces whole bytes only
+    fail(
+      `interlaced (Adam7) PNGs with ${h.depth}-bit samples are not supported (re-save without interlacing)`,
+    );
+  }
   const { width, height, depth } = h;
   const rowBytes = Math.ceil((width * channels * depth) / 8);
   const rawBytes = height * (rowBytes + 1);
