@@ -5,7 +5,8 @@
  * Promises:
  * - The header is read first: an image whose declared `width * height` exceeds the pixel budget
  *   (`maxPixels`, default PIL's `MAX_IMAGE_PIXELS`) is refused before any pixel buffer is allocated; a PNG whose
- *   declared size needs more pixel data than its compressed data can hold (deflate expands at most ~1032x) too.
+ *   declared size needs more pixel data than its compressed data can hold (deflate expands at most ~1032x), and
+ *   a JPEG declaring more pixels than its bytes can code (at least one bit per 8x8 block), too.
  * - Every chunk / segment length is checked against the file; a truncated or corrupt file throws one
  *   {@link PreprocessError} line naming the format and the problem (PNG chunk CRCs are verified).
  * - PNG to RGB exactly as PIL: alpha is dropped without compositing; grey is replicated; 1/2/4-bit grey is
@@ -288,9 +289,22 @@ function decodePng(b: Uint8Array, maxPixels: number): RGBImage {
   return { data: out, width, height };
 }
 
+/**
+ * Every 8x8 block of a JPEG costs at least one bit (its DC code, in the first scan that covers it), so a file of
+ * `n` bytes holds at most `512 * n` pixels.
+ */
+const JPEG_MAX_PIXELS_PER_BYTE = 512;
+
 function decodeJpeg(b: Uint8Array, maxPixels: number): RGBImage {
   const info = scanJpeg(b);
   checkSize(info, maxPixels);
+  const pixels = info.width * info.height;
+  if (pixels > JPEG_MAX_PIXELS_PER_BYTE * b.length + 4096) {
+    fail(
+      `corrupt JPEG: declares ${info.width}x${info.height} but ${b.length} bytes can hold at most ` +
+        `${JPEG_MAX_PIXELS_PER_BYTE * b.length + 4096} pixels`,
+    );
+  }
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpeg.decode(b, {
