@@ -150,6 +150,8 @@ for name, im, kw in (
     ("rgb_444", base, {"quality": 90, "subsampling": 0}),
     ("rgb_progressive", base, {"quality": 85, "progressive": True}),
     ("grey", base.convert("L"), {"quality": 90}),
+    ("odd_420", base.crop((0, 0, 47, 31)), {"quality": 90}),
+    ("odd_422", base.crop((0, 0, 45, 29)), {"quality": 90, "subsampling": 1}),
     ("cmyk", base.convert("CMYK"), {"quality": 90}),
 ):
     f = io.BytesIO()
