@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '@swin/nn';
 import { expectNoLeak, NODE_BACKENDS, useBackend } from '@swin/testing';
+import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listPreprocessFixtures } from './handlers/preprocess.js';
 import { formatResult, runFixture } from './runner.js';
@@ -39,7 +40,8 @@ describe('the preprocess family can fail', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   type Plain = Record<string, { shape: number[]; data: Float32Array | Int32Array }>;
-  function corrupt(tag: string, mutate: (t: Plain) => void): string {
+  /** Copies the fixture with `mutate` applied to its (plain) tensors and `metadata` merged in; returns the path. */
+  function corrupt(tag: string, mutate: (t: Plain) => void, metadata: Record<string, string> = {}): string {
     const parsed = readSafetensors(new Uint8Array(readFileSync(source)));
     const plain: Plain = {};
     for (const [k, e] of parsed.tensors) {
@@ -50,7 +52,7 @@ describe('the preprocess family can fail', () => {
     }
     mutate(plain);
     const path = join(dir, `${tag}_${basename(source)}`);
-    writeFileSync(path, writeSafetensors(plain, { metadata: parsed.metadata }));
+    writeFileSync(path, writeSafetensors(plain, { metadata: { ...parsed.metadata, ...metadata } }));
     return path;
   }
 
@@ -76,6 +78,34 @@ describe('the preprocess family can fail', () => {
     const bad = await runFixture(corrupt('oneandhalf', shift(1.5)), 'cpu');
     expect(bad.status).toBe('FAIL');
     expect(bad.reason).toMatch(/^expected: MISMATCH/);
+  });
+
+  /** The fixture with its `file` replaced by a JPEG of `decoded` (metadata format 'jpeg'). */
+  function asJpeg(tag: string, quality: number): string {
+    return corrupt(
+      tag,
+      (t) => {
+        const [height, width] = t.decoded.shape;
+        const rgba = new Uint8Array(width * height * 4).fill(255);
+        for (let i = 0; i < width * height; i++) {
+          for (let c = 0; c < 3; c++) rgba[i * 4 + c] = t.decoded.data[i * 3 + c];
+        }
+        const file = jpeg.encode({ data: rgba, width, height }, quality).data;
+        t.file = { shape: [file.length], data: Int32Array.from(file) };
+      },
+      { format: 'jpeg' },
+    );
+  }
+
+  it("a JPEG fixture: decoded is held to the mean bound, resized/expected stay exact from PIL's decode", async () => {
+    const good = await runFixture(asJpeg('jpeg95', 95), 'cpu');
+    expect(good.status, formatResult(good)).toBe('PASS');
+    const decoded = good.perOutput.find((o) => o.name === 'decoded');
+    expect(decoded?.maxAbs).toBeGreaterThan(0); // lossy, so not exact: the mean bound applies
+    expect(good.perOutput.find((o) => o.name === 'resized')?.maxAbs).toBe(0);
+    const bad = await runFixture(asJpeg('jpeg3', 3), 'cpu');
+    expect(bad.status).toBe('FAIL');
+    expect(bad.reason).toMatch(/JPEG decode differs from PIL's by [\d.]+ levels on average \(bound 1\.5\)/);
   });
 
   it('a truncated image file FAILs with the decoder error, leaking nothing', async () => {
