@@ -1,11 +1,11 @@
 import { tf, useBackend } from '@swin/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { evalTransform } from './tensor.js';
 import {
   cropAndNormalize,
   type EvalTransformConfig,
   evalResize,
   evalResizeSize,
-  evalTransform,
   evalTransformArray,
 } from './transform.js';
 import { PreprocessError, type RGBImage } from './types.js';
