@@ -62,6 +62,8 @@ describe('loadImage: every source gives the same RGB pixels (alpha dropped, not 
     ['an http URL string', () => `${base}/image.png`],
     ['a Uint8Array', () => PNG],
     ['an ArrayBuffer', () => PNG.slice().buffer],
+    ['a Node Buffer', () => Buffer.from(PNG)],
+    ['a DataView', () => new DataView(PNG.slice().buffer)],
     ['a Blob', () => new Blob([PNG], { type: 'image/png' })],
     ['a File', () => new File([PNG], 'image.png', { type: 'image/png' })],
     [

@@ -22,6 +22,7 @@ export type ImageSource =
   | string
   | URL
   | Uint8Array
+  | ArrayBufferView
   | ArrayBuffer
   | Blob
   | ImageDataLike
@@ -176,7 +177,7 @@ async function fromDrawable(s: Drawable, maxPixels: number): Promise<RGBImage> {
  * Loads an image as 8-bit RGB from:
  * - a file path (Node only; `node:fs` is imported on demand) or a `file:`/`http(s):`/`data:`/`blob:` URL string
  *   or `URL` (fetched);
- * - PNG/JPEG bytes (`Uint8Array`, `ArrayBuffer`) or a `Blob`/`File`: decoded by {@link decodeImage} (exactly
+ * - PNG/JPEG bytes (`Uint8Array`, `Buffer`, other views, `ArrayBuffer`) or a `Blob`/`File`: decoded by {@link decodeImage} (exactly
  *   PIL's pixels);
  * - an `ImageData` or any `{ data: Uint8ClampedArray | Uint8Array /* RGBA *\/, width, height }` (alpha dropped),
  *   or an {@link RGBImage} (returned as is);
@@ -194,7 +195,7 @@ export async function loadImage(source: ImageSource, opts: DecodeOptions = {}): 
     return decodeImage(bytes, opts);
   }
   if (source instanceof URL) return decodeImage(await fetchBytes(source.href), opts);
-  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return decodeImage(source, opts);
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return decodeImage(source, opts);
   if (typeof Blob === 'function' && source instanceof Blob) {
     return decodeImage(new Uint8Array(await source.arrayBuffer()), opts);
   }
