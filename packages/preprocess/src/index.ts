@@ -1,0 +1,2 @@
+export * from './array.js';
+export { evalTransform } from './tensor.js';
