@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { preprocessBrowserProject } from './packages/preprocess/vitest.browser.js';
 import { webgpuBrowserProject } from './packages/webgpu/vitest.browser.js';
 
 // One vitest project per workspace package/app. Workspace packages resolve to their TypeScript
@@ -39,6 +40,8 @@ export default defineConfig({
       })),
       // headless Chromium (WebGPU via SwiftShader, WebGL2): packages/webgpu/src/**/*.browser.test.ts
       webgpuBrowserProject,
+      // headless Chromium: packages/preprocess/src/**/*.browser.test.ts (loadImage on browser image sources)
+      preprocessBrowserProject,
     ],
   },
 });
