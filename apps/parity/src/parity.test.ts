@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors } from '@swin/nn';
+import { readSafetensors, writeSafetensors } from '@swin/io';
 import {
   expectNoLeak,
   type Fixture,

@@ -376,7 +376,7 @@ describe('errors', () => {
 
   it('loadBackbone rejects files without a config and mismatched weights', async () => {
     await useBackend('cpu');
-    const { tensorsToSafetensors } = await import('@swin/nn');
+    const { tensorsToSafetensors } = await import('@swin/io');
     const t = tf.zeros([2]);
     const plain = await tensorsToSafetensors({ a: t });
     t.dispose();
@@ -385,7 +385,7 @@ describe('errors', () => {
     const bytes = await saveBackbone(m);
     m.dispose();
     // same file with a different config: weights no longer fit
-    const { readSafetensors, writeSafetensors } = await import('@swin/nn');
+    const { readSafetensors, writeSafetensors } = await import('@swin/io');
     const f = readSafetensors(bytes);
     const other = {
       ...PVT_MLP_GLOBAL,

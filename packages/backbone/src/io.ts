@@ -1,4 +1,4 @@
-import { readSafetensors, tensorsToSafetensors, toTensors } from '@swin/nn';
+import { readSafetensors, tensorsToSafetensors, toTensors } from '@swin/io';
 import * as tf from '@tensorflow/tfjs-core';
 import { createBackbone, type HybridBackbone } from './model.js';
 

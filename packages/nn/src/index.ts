@@ -4,4 +4,3 @@ export * from './functional.js';
 export * from './init.js';
 export * from './layers.js';
 export * from './module.js';
-export * from './safetensors.js';

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSafetensors } from '@swin/nn';
+import { writeSafetensors } from '@swin/io';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { NODE_BACKENDS, tf, useBackend } from './backend.js';
 import {

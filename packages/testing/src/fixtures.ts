@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors, type SafetensorsDtype, toTensors } from '@swin/nn';
+import { readSafetensors, type SafetensorsDtype, toTensors } from '@swin/io';
 import type * as tf from '@tensorflow/tfjs';
 
 /** Absolute tolerance of README section 7. */

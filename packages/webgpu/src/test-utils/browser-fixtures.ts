@@ -7,7 +7,7 @@
  * Outputs are downloaded with `await t.data()` before comparing: on the webgpu backend `dataSync()` of a
  * GPU-resident tensor reads back through a canvas, which returns zeros in headless Chromium on SwiftShader.
  */
-import { readSafetensors, toTensors } from '@swin/nn';
+import { readSafetensors, toTensors } from '@swin/io';
 import { compareTensors, type Fixture, INPUT_KEYS, type Json, toleranceFor } from '@swin/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { commands } from 'vitest/browser';
