@@ -2,22 +2,38 @@
  * `createModel(name)`: a registry name (timm or official, with or without a pretrained tag) -> the family
  * package's own model class, with the head sized for the tag's classes.
  */
-import { createModel as createPreset, type PresetModel, type PresetOverrides } from '@swin/backbone';
+import {
+  createBackbone,
+  createModel as createPreset,
+  type HybridBackbone,
+  type PresetModel,
+  type PresetOverrides,
+  swinToBackboneConfig,
+} from '@swin/backbone';
 import { type PVTConfig, PyramidVisionTransformer, PyramidVisionTransformerV2 } from '@swin/pvt';
 import { type ShuntedConfig, ShuntedTransformer } from '@swin/shunted-attention';
 import { type SwinConfig, SwinTransformer } from '@swin/swin-core';
 import { SwinMLP, type SwinMLPConfig } from '@swin/swin-mlp';
+import { configFromTimmKwargs } from './kwargs.js';
 import { type ResolvedModel, resolveModel, UnknownModelError } from './registry.js';
 
-/** A model built by {@link createModel}: `SwinTransformer`, `SwinMLP`, `ShuntedTransformer` or a PVT. */
-export type RegistryModel = PresetModel;
+/**
+ * A model built by {@link createModel}: the family package's class (`SwinTransformer`, `SwinMLP`,
+ * `ShuntedTransformer`, a PVT), or a `@swin/backbone` `HybridBackbone` of Swin stages for per-stage windows (Swin-S3).
+ */
+export type RegistryModel = PresetModel | HybridBackbone;
 
 /** Config fields of the family (camelCase, e.g. `{ numClasses: 10, imgSize: 256 }`) replacing the preset's. */
 export type ModelOverrides = PresetOverrides;
 
 /** A complete config of any family, as {@link buildFromConfig} takes it. */
 export type FamilyConfig =
-  | { family: 'swin'; config: Partial<SwinConfig> }
+  | {
+      family: 'swin';
+      config: Partial<SwinConfig>;
+      /** One window size per stage (Swin-S3); `config.windowSize` is then ignored. */
+      stageWindows?: number[];
+    }
   | { family: 'swin-mlp'; config: Partial<SwinMLPConfig> }
   | { family: 'shunted'; config: Partial<ShuntedConfig> }
   | { family: 'pvt-v1' | 'pvt-v2'; config: Partial<PVTConfig> };
@@ -38,7 +54,16 @@ export function createModel(name: string, overrides: ModelOverrides = {}): Regis
 /** {@link createModel} for an already resolved name. */
 export function createResolved(r: ResolvedModel, overrides: ModelOverrides = {}): RegistryModel {
   if (r.arch.preset === null) {
-    throw new UnknownModelError(`createModel: ${r.name} cannot be built: ${r.arch.unsupported}`);
+    if (!r.arch.timmArgs)
+      throw new UnknownModelError(`createModel: ${r.name} cannot be built: ${r.arch.unsupported}`);
+    // timm-only architectures (Swin-S3): timm's kwargs, built at the pretrained input size
+    const size = r.pretrainedCfg.inputSize;
+    const fc = configFromTimmKwargs(r.family, {
+      ...r.arch.timmArgs,
+      img_size: [size[1], size[2]],
+      num_classes: r.pretrainedCfg.numClasses,
+    });
+    return buildFromConfig({ ...fc, config: { ...fc.config, ...overrides } } as FamilyConfig);
   }
   return createPreset(r.arch.preset, {
     numClasses: r.pretrainedCfg.numClasses,
@@ -53,7 +78,9 @@ export function createResolved(r: ResolvedModel, overrides: ModelOverrides = {})
 export function buildFromConfig(fc: FamilyConfig): RegistryModel {
   switch (fc.family) {
     case 'swin':
-      return new SwinTransformer(fc.config);
+      return fc.stageWindows
+        ? swinStageWindowBackbone(fc.config, fc.stageWindows)
+        : new SwinTransformer(fc.config);
     case 'swin-mlp':
       return new SwinMLP(fc.config);
     case 'shunted':
@@ -63,4 +90,20 @@ export function buildFromConfig(fc: FamilyConfig): RegistryModel {
     case 'pvt-v2':
       return new PyramidVisionTransformerV2({ ...fc.config, version: 2 });
   }
+}
+
+/**
+ * A Swin with one window size per stage (timm's Swin-S3 `window_size=(7, 7, 14, 7)`), as a `@swin/backbone`
+ * HybridBackbone whose stages are Swin stages (same blocks, clamping, PatchMerging, norm and head as
+ * `SwinTransformer`; keys via `convertPresetStateDict`). Input NHWC `[B, H, W, inChans]`.
+ */
+export function swinStageWindowBackbone(config: Partial<SwinConfig>, windows: number[]): HybridBackbone {
+  const bc = swinToBackboneConfig(config, 'swin_stage_windows');
+  if (windows.length !== bc.stages.length) {
+    throw new Error(`swinStageWindowBackbone: ${windows.length} window sizes for ${bc.stages.length} stages`);
+  }
+  bc.stages.forEach((s, i) => {
+    (s.block as { windowSize: number }).windowSize = windows[i];
+  });
+  return createBackbone(bc);
 }

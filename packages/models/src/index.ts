@@ -11,7 +11,9 @@ export {
   type FamilyConfig,
   type ModelOverrides,
   type RegistryModel,
+  swinStageWindowBackbone,
 } from './create.js';
+export { HUB_WEIGHT_FILES, type HubModelSpec, hubModelSpec, parseShardIndex } from './hub.js';
 export { IMAGENET_1K_LABELS } from './imagenet-1k.js';
 export { configFromTimmKwargs, KwargError, type TimmKwargsOptions } from './kwargs.js';
 export {
@@ -37,3 +39,5 @@ export {
   UnknownModelError,
 } from './registry.js';
 export { labelsFor, type Prediction, type TopKOptions, topK } from './topk.js';
+export { type LoadWeightsOptions, loadWeights, type WeightsReport } from './weights.js';
+export { configFromYacs, isSwinYacsConfig, type PlainValue, toPlain, type YacsModel } from './yacs.js';

@@ -1,6 +1,13 @@
 import { useBackend } from '@swin/testing';
 import { describe, expect, it } from 'vitest';
-import { createModel } from './create.js';
+import { createModel, type RegistryModel } from './create.js';
+
+/** Effective window of the first block of every stage of a HybridBackbone. */
+function stageWindows(m: RegistryModel): number[] {
+  const b = m as unknown as { stages: { items: { blocks: { items: { windowSize: number }[] } }[] } };
+  return b.stages.items.map((s) => s.blocks.items[0].windowSize);
+}
+
 import { listModels, modelTags, PRETRAINED_CFGS, resolveModel, UnknownModelError } from './registry.js';
 
 describe('resolveModel', () => {
@@ -106,8 +113,7 @@ describe('listModels', () => {
       'pvt_v2_b5',
       'pvt_v2_b2_li',
     ]);
-    expect(listModels('swin_s3*')).toEqual([]);
-    expect(listModels('swin_s3*', { includeUnsupported: true })).toHaveLength(3);
+    expect(listModels('swin_s3*')).toEqual(['swin_s3_tiny_224', 'swin_s3_small_224', 'swin_s3_base_224']);
     expect(listModels('swin_tiny*', { pretrained: true })).toEqual([
       'swin_tiny_patch4_window7_224.ms_in1k',
       'swin_tiny_patch4_window7_224.ms_in22k_ft_in1k',
@@ -134,9 +140,11 @@ describe('createModel', () => {
     s.dispose();
   });
 
-  it('refuses Swin-S3 saying why', () => {
-    expect(() => createModel('swin_s3_tiny_224')).toThrow(
-      /swin_s3_tiny_224 cannot be built: .*window size per stage/,
-    );
+  it('builds Swin-S3 (per-stage windows) as a backbone of Swin stages', async () => {
+    await useBackend('cpu');
+    const m = createModel('swin_s3_small_224');
+    expect([m.constructor.name, m.numClasses, m.numFeatures]).toEqual(['HybridBackbone', 1000, 768]);
+    expect(stageWindows(m)).toEqual([14, 14, 14, 7]);
+    m.dispose();
   });
 });
