@@ -15,6 +15,7 @@ import { type ShuntedConfig, ShuntedTransformer } from '@swin/shunted-attention'
 import { type SwinConfig, SwinTransformer } from '@swin/swin-core';
 import { SwinMLP, type SwinMLPConfig } from '@swin/swin-mlp';
 import { configFromTimmKwargs } from './kwargs.js';
+import { attachPretrainedCfg } from './pretrained.js';
 import { type ResolvedModel, resolveModel, UnknownModelError } from './registry.js';
 
 /**
@@ -53,6 +54,15 @@ export function createModel(name: string, overrides: ModelOverrides = {}): Regis
 
 /** {@link createModel} for an already resolved name. */
 export function createResolved(r: ResolvedModel, overrides: ModelOverrides = {}): RegistryModel {
+  const cfg = { ...r.pretrainedCfg };
+  if (overrides.numClasses !== undefined && overrides.numClasses !== cfg.numClasses) {
+    cfg.numClasses = overrides.numClasses;
+    cfg.labelSet = cfg.numClasses === 1000 ? 'imagenet-1k' : 'custom';
+  }
+  return attachPretrainedCfg(createUnattached(r, overrides), cfg);
+}
+
+function createUnattached(r: ResolvedModel, overrides: ModelOverrides): RegistryModel {
   if (r.arch.preset === null) {
     if (!r.arch.timmArgs)
       throw new UnknownModelError(`createModel: ${r.name} cannot be built: ${r.arch.unsupported}`);

@@ -46,10 +46,11 @@ function triple(v: unknown, what: string): [number, number, number] {
 }
 
 /**
- * Reads a timm hub `config.json` (parsed JSON). Unknown architectures fail with did-you-mean suggestions; a
+ * Reads a timm hub `config.json` (parsed JSON); `onNote` receives the `model_args` that only act in training.
+ * Unknown architectures fail with did-you-mean suggestions; a
  * transformers config (`model_type`, no `architecture`) is refused by name.
  */
-export function hubModelSpec(json: unknown): HubModelSpec {
+export function hubModelSpec(json: unknown, opts: { onNote?: (message: string) => void } = {}): HubModelSpec {
   if (!isObj(json)) throw new Error('hub config.json: expected a JSON object');
   const arch = json.architecture;
   if (typeof arch !== 'string') {
@@ -134,7 +135,7 @@ export function hubModelSpec(json: unknown): HubModelSpec {
     // timm's build_model_with_cfg: a fixed-size model is built at the pretrained input size
     if (resolved.family === 'swin') kwargs.img_size = [cfg.inputSize[1], cfg.inputSize[2]];
     Object.assign(kwargs, extra, { num_classes: cfg.numClasses });
-    familyConfig = configFromTimmKwargs(resolved.family, kwargs);
+    familyConfig = configFromTimmKwargs(resolved.family, kwargs, opts.onNote ? { onNote: opts.onNote } : {});
   }
   const fc = familyConfig;
   return {

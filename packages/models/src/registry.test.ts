@@ -8,6 +8,7 @@ function stageWindows(m: RegistryModel): number[] {
   return b.stages.items.map((s) => s.blocks.items[0].windowSize);
 }
 
+import { pretrainedCfgOf } from './pretrained.js';
 import { listModels, modelTags, PRETRAINED_CFGS, resolveModel, UnknownModelError } from './registry.js';
 
 describe('resolveModel', () => {
@@ -135,8 +136,10 @@ describe('createModel', () => {
       256,
     ]);
     m.dispose();
+    expect(pretrainedCfgOf(m)).toMatchObject({ tag: 'in1k', numClasses: 1000, cropPct: 0.9 });
     const s = createModel('shunted_t', { numClasses: 7 });
     expect([s.constructor.name, s.numClasses]).toEqual(['ShuntedTransformer', 7]);
+    expect(pretrainedCfgOf(s)).toMatchObject({ numClasses: 7, labelSet: 'custom', cropPct: 0.875 });
     s.dispose();
   });
 
