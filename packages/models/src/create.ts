@@ -3,6 +3,7 @@
  * package's own model class, with the head sized for the tag's classes.
  */
 import {
+  backboneParamCount,
   createBackbone,
   createModel as createPreset,
   type HybridBackbone,
@@ -10,10 +11,23 @@ import {
   type PresetOverrides,
   swinToBackboneConfig,
 } from '@swin/backbone';
-import { type PVTConfig, PyramidVisionTransformer, PyramidVisionTransformerV2 } from '@swin/pvt';
-import { type ShuntedConfig, ShuntedTransformer } from '@swin/shunted-attention';
-import { type SwinConfig, SwinTransformer } from '@swin/swin-core';
-import { SwinMLP, type SwinMLPConfig } from '@swin/swin-mlp';
+import {
+  type PVTConfig,
+  type PVTPresetName,
+  PyramidVisionTransformer,
+  PyramidVisionTransformerV2,
+  pvtConfig,
+  pvtParamCount,
+} from '@swin/pvt';
+import {
+  type ShuntedConfig,
+  type ShuntedPresetName,
+  ShuntedTransformer,
+  shuntedParamCount,
+  shuntedPresetConfig,
+} from '@swin/shunted-attention';
+import { type SwinConfig, SwinTransformer, swinParamCount, swinPresetConfig } from '@swin/swin-core';
+import { SwinMLP, type SwinMLPConfig, swinMlpParamCount, swinMlpPresetConfig } from '@swin/swin-mlp';
 import { configFromTimmKwargs } from './kwargs.js';
 import { attachPretrainedCfg } from './pretrained.js';
 import { type ResolvedModel, resolveModel, UnknownModelError } from './registry.js';
@@ -116,4 +130,34 @@ export function swinStageWindowBackbone(config: Partial<SwinConfig>, windows: nu
     (s.block as { windowSize: number }).windowSize = windows[i];
   });
   return createBackbone(bc);
+}
+
+/**
+ * Trainable parameters of model `name` (with `overrides`), from its config alone: nothing is allocated, so the
+ * largest models can be sized without building them.
+ */
+export function countParams(name: string, overrides: ModelOverrides = {}): number {
+  const r = resolveModel(name);
+  const o = { numClasses: r.pretrainedCfg.numClasses, ...overrides } as Record<string, unknown>;
+  const preset = r.arch.preset;
+  if (preset === null) {
+    const size = r.pretrainedCfg.inputSize;
+    const fc = configFromTimmKwargs(r.family, { ...r.arch.timmArgs, img_size: [size[1], size[2]] });
+    if (fc.family !== 'swin' || !fc.stageWindows) throw new Error(`countParams: cannot size ${r.name}`);
+    const bc = swinToBackboneConfig({ ...fc.config, ...o }, r.name);
+    bc.stages.forEach((s, i) => {
+      (s.block as { windowSize: number }).windowSize = (fc.stageWindows as number[])[i];
+    });
+    return backboneParamCount(bc);
+  }
+  switch (r.family) {
+    case 'swin':
+      return swinParamCount(swinPresetConfig(preset, o));
+    case 'swin-mlp':
+      return swinMlpParamCount(swinMlpPresetConfig(preset, o));
+    case 'shunted':
+      return shuntedParamCount(shuntedPresetConfig(preset as ShuntedPresetName, o));
+    default:
+      return pvtParamCount(pvtConfig(preset as PVTPresetName, o));
+  }
 }

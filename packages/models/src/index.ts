@@ -6,6 +6,7 @@
  */
 export {
   buildFromConfig,
+  countParams,
   createModel,
   createResolved,
   type FamilyConfig,
