@@ -124,6 +124,11 @@ plte = chunk(b"PLTE", bytes(int(v) for v in pal))
 add("palette8_trns", rng.integers(0, 5, size=W * H), 1, 8, 3, plte + chunk(b"tRNS", bytes([0, 128, 255])))
 add("palette8_short", rng.integers(0, 12, size=W * H), 1, 8, 3, plte)
 add("grey4_adam7", rng.integers(0, 16, size=W * H), 1, 4, 0, interlace=True)
+add("rgb16_adam7", rng.integers(0, 65536, size=W * H * 3), 3, 16, 2, interlace=True)
+add("ga8_adam7", rng.integers(0, 256, size=W * H * 2), 2, 8, 4, interlace=True)
+add("rgba16_adam7", rng.integers(0, 65536, size=W * H * 4), 4, 16, 6, interlace=True)
+pal = rng.integers(0, 256, size=256 * 3)
+add("palette8_adam7", rng.integers(0, 256, size=W * H), 1, 8, 3, chunk(b"PLTE", bytes(int(v) for v in pal)), interlace=True)
 
 # ---- jpeg: PIL's encoder and PIL's (libjpeg's) decode, to bound jpeg-js's difference ---------------------------
 yy, xx = np.mgrid[0:32, 0:48]
@@ -150,6 +155,8 @@ for name, im, kw in (
     ("rgb_444", base, {"quality": 90, "subsampling": 0}),
     ("rgb_progressive", base, {"quality": 85, "progressive": True}),
     ("grey", base.convert("L"), {"quality": 90}),
+    ("odd_420", base.crop((0, 0, 47, 31)), {"quality": 90}),
+    ("odd_422", base.crop((0, 0, 45, 29)), {"quality": 90, "subsampling": 1}),
     ("cmyk", base.convert("CMYK"), {"quality": 90}),
 ):
     f = io.BytesIO()

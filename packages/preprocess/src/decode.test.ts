@@ -125,16 +125,22 @@ function diffStats(a: Uint8Array, b: Uint8Array): { mean: number; max: number } 
 }
 
 describe('JPEG (jpeg-js)', () => {
-  // jpeg-js upsamples subsampled chroma by replication, libjpeg by interpolation ("fancy upsampling"): on a
-  // photo that costs under a level on average, on the synthetic chroma ramps of rgb_420 about 4.
-  const BOUND: Record<string, number> = { rgb_420: 4.5, rgb_progressive: 4.5 };
-  it.each(GOLDEN.jpeg)('$name JPEG written by PIL: close to PIL/libjpeg decoding', (c) => {
-    const img = decodeImage(fromBase64(c.jpeg));
-    expect([img.width, img.height]).toEqual(c.name === 'photo_420' ? [96, 64] : [48, 32]);
-    const { mean, max } = diffStats(img.data, fromBase64(c.rgb));
-    expect(mean).toBeLessThanOrEqual(BOUND[c.name] ?? 1.5);
-    expect(max).toBeLessThan(48);
-  });
+  // libjpeg's chroma upsampling and colour conversion are reproduced (jpeg-color.ts); what remains is jpeg-js's
+  // IDCT rounding: measured 0.06-0.20 levels on average, at most 3 (the fixtures README allows 1.5 on average).
+  it.each(GOLDEN.jpeg)(
+    '$name JPEG written by PIL: within 0.25 levels (mean) of PIL/libjpeg decoding',
+    (c) => {
+      const file = fromBase64(c.jpeg);
+      const img = decodeImage(file);
+      const { width, height } = probeImage(file);
+      expect([img.width, img.height]).toEqual([width, height]);
+      const ref = fromBase64(c.rgb);
+      expect(ref.length).toBe(width * height * 3);
+      const { mean, max } = diffStats(img.data, ref);
+      expect(mean).toBeLessThanOrEqual(0.25);
+      expect(max).toBeLessThanOrEqual(4);
+    },
+  );
 
   it('refuses 12-bit and arithmetic-coded JPEGs by name', () => {
     const file = fromBase64(GOLDEN.jpeg[0].jpeg);
