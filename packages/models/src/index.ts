@@ -52,7 +52,6 @@ export {
   suggestNames,
   UnknownModelError,
 } from './registry.js';
-export { type CheckpointSource, loadSourceBytes, readCheckpointFrom } from './source.js';
 export { labelsFor, type Prediction, type TopKOptions, topK } from './topk.js';
 export { type LoadWeightsOptions, loadWeights, type WeightsReport } from './weights.js';
 export { configFromYacs, isSwinYacsConfig, type PlainValue, toPlain, type YacsModel } from './yacs.js';

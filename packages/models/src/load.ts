@@ -4,13 +4,18 @@
  * pickles, restricted unpickler: nothing in the file is ever executed). Without a name, the architecture comes
  * from the weights: the yacs config of an official Swin training checkpoint, or a hub folder's `config.json`.
  */
-import { type Checkpoint, checkpointToTensors } from '@swin/io';
+import {
+  type Checkpoint,
+  type CheckpointSource,
+  checkpointToTensors,
+  loadBytes,
+  readCheckpoint,
+} from '@swin/io';
 import type * as tf from '@tensorflow/tfjs-core';
 import { buildFromConfig, createResolved, type ModelOverrides, type RegistryModel } from './create.js';
 import { HUB_WEIGHT_FILES, hubModelSpec, parseShardIndex } from './hub.js';
 import { attachPretrainedCfg, type PretrainedCfg } from './pretrained.js';
 import { type ModelFamily, resolveModel } from './registry.js';
-import { type CheckpointSource, loadSourceBytes, readCheckpointFrom } from './source.js';
 import { loadWeights, type WeightsReport } from './weights.js';
 import { configFromYacs, isSwinYacsConfig } from './yacs.js';
 
@@ -121,7 +126,7 @@ function where(loc: HubLocation, file: string): string {
 }
 
 async function readJson(src: string, what: string): Promise<unknown> {
-  const bytes = await loadSourceBytes(src);
+  const bytes = await loadBytes(src);
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
@@ -150,7 +155,7 @@ async function readWeights(
   const files: string[] = [];
   try {
     for (const { src, label } of sources) {
-      const ckpt = await readCheckpointFrom(src, {
+      const ckpt = await readCheckpoint(src, {
         ...(opts.wrapper !== undefined ? { wrapper: opts.wrapper } : {}),
         strict: opts.strictPickle ?? false,
         ...(opts.onProgress ? { onProgress: (l: number, t?: number) => opts.onProgress?.(l, t, label) } : {}),
