@@ -23,9 +23,11 @@ import { configFromYacs, isSwinYacsConfig } from './yacs.js';
 export interface LoadPretrainedOptions {
   /**
    * The weights: a checkpoint (Node path, http(s) URL, `URL`, bytes, `Blob`/`File`) or a hub folder (a directory
-   * path in Node, a base URL ending in `/`, a URL of its `config.json`, or `hf-hub:<org>/<name>`).
+   * path in Node, a base URL ending in `/`, a URL of its `config.json`, or `hf-hub:<org>/<name>`). Default (with
+   * a name): the published weights of the name's tag ({@link defaultWeights}: its timm hub repository, else its
+   * release URL), downloaded (browsers keep them in Cache Storage).
    */
-  weights: CheckpointSource;
+  weights?: CheckpointSource;
   /** Top-level key of the state dict in a wrapped checkpoint (`'model'`, `'state_dict'`, `'model_ema'`, ...). */
   wrapper?: string;
   /** Fail on missing, unexpected or shape-mismatched keys (default true); otherwise the report lists them. */
@@ -78,6 +80,23 @@ export function hfHubBaseUrl(id: string): string {
     throw new Error(`loadPretrained: bad hub id '${repo}' (expected <org>/<name>)`);
   }
   return `https://huggingface.co/${repo}/resolve/main`;
+}
+
+/**
+ * Where the published weights of registry name `name` (tag included or default) are: `hf-hub:<hfHubId>` when
+ * timm publishes them on the Hugging Face hub (config.json + model.safetensors), else the release URL.
+ *
+ * @throws Error for names without published weights here (the official PVT v1, Shunted and Swin-MLP releases
+ *   are on cloud drives without stable direct links: download them and pass the file).
+ */
+export function defaultWeights(name: string): string {
+  const r = resolveModel(name);
+  const cfg = r.pretrainedCfg;
+  if (cfg.hfHubId) return `hf-hub:${cfg.hfHubId}`;
+  if (cfg.url) return cfg.url;
+  throw new Error(
+    `loadPretrained: no download location is known for ${r.name}.${r.tag}; download the official weights and pass them as opts.weights`,
+  );
 }
 
 /** Whether `weights` names a hub folder (and where). */
@@ -203,13 +222,21 @@ async function readWeights(
  * @throws Error when no architecture can be found (no name, no yacs config, no hub config), for unknown names
  *   (with suggestions), unreadable files (one line from `@swin/io`) and strict key mismatches.
  */
-export async function loadPretrained(name: string | null, opts: LoadPretrainedOptions): Promise<LoadedModel> {
-  if (!opts || opts.weights === undefined || opts.weights === null) {
-    throw new Error(
-      'loadPretrained: opts.weights is required (a checkpoint file, URL, bytes or a hub folder)',
-    );
-  }
+export async function loadPretrained(
+  name: string | null,
+  options: LoadPretrainedOptions = {},
+): Promise<LoadedModel> {
   const named = name ? resolveModel(name) : null;
+  let weights = options.weights;
+  if (weights === undefined || weights === null) {
+    if (!named) {
+      throw new Error(
+        'loadPretrained: give a model name, weights (a checkpoint file, URL, bytes or a hub folder), or both',
+      );
+    }
+    weights = defaultWeights(`${named.name}.${named.tag}`);
+  }
+  const opts: LoadPretrainedOptions & { weights: CheckpointSource } = { ...options, weights };
   const hub = await hubLocation(opts.weights);
   let model: RegistryModel;
   let pretrainedCfg: PretrainedCfg;
