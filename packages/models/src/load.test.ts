@@ -291,6 +291,11 @@ describe('loadPretrained: architecture from the weights', () => {
       expect([b.report.format, b.report.layout]).toEqual(['torch-zip', 'official']);
       expectFixtureLogits(b, 'pvt_v2_model_64.safetensors');
       b.model.dispose();
+      // overrides keep the folder's model_args (a new 4-class head: only the head mismatches)
+      const c = await loadPretrained(null, { weights: bin, overrides: { numClasses: 4 }, strict: false });
+      expect([c.model.numClasses, c.pretrainedCfg.numClasses, c.report.missing]).toEqual([4, 4, []]);
+      expect(c.report.mismatched.map((m) => m.key).sort()).toEqual(['head.bias', 'head.weight']);
+      c.model.dispose();
     });
 
     it('pipeline classifies a photo with the folder weights and label names', async () => {

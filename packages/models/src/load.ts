@@ -12,7 +12,13 @@ import {
   readCheckpoint,
 } from '@swin/io';
 import type * as tf from '@tensorflow/tfjs-core';
-import { buildFromConfig, createResolved, type ModelOverrides, type RegistryModel } from './create.js';
+import {
+  buildFromConfig,
+  createResolved,
+  type FamilyConfig,
+  type ModelOverrides,
+  type RegistryModel,
+} from './create.js';
 import { HUB_WEIGHT_FILES, hubModelSpec, parseShardIndex } from './hub.js';
 import { attachPretrainedCfg, type PretrainedCfg } from './pretrained.js';
 import { type ModelFamily, resolveModel } from './registry.js';
@@ -265,9 +271,12 @@ export async function loadPretrained(
       read = await readWeights([{ src: where(hub, file), label: file }], opts);
     }
     try {
-      model = opts.overrides
-        ? createResolved(spec.resolved, { numClasses: spec.pretrainedCfg.numClasses, ...opts.overrides })
-        : spec.build();
+      const fc = spec.familyConfig;
+      model = !opts.overrides
+        ? spec.build()
+        : fc
+          ? buildFromConfig({ ...fc, config: { ...fc.config, ...opts.overrides } } as FamilyConfig)
+          : createResolved(spec.resolved, { numClasses: spec.pretrainedCfg.numClasses, ...opts.overrides });
     } catch (e) {
       disposeAll(read.tensors);
       throw e;
@@ -293,7 +302,10 @@ export async function loadPretrained(
           );
         }
         const y = configFromYacs(config);
-        model = buildFromConfig(y.model);
+        model = buildFromConfig({
+          ...y.model,
+          config: { ...y.model.config, ...opts.overrides },
+        } as FamilyConfig);
         pretrainedCfg = y.pretrainedCfg;
         family = y.model.family;
         archName = y.name ?? null;
