@@ -175,7 +175,7 @@ async function readWeights(
   opts: LoadPretrainedOptions,
   expectKeys?: Record<string, string>,
 ): Promise<ReadWeights> {
-  const tensors: Record<string, tf.Tensor> = {};
+  const tensors: Record<string, tf.Tensor> = Object.create(null); // keys come from the file
   const ckpts: Checkpoint[] = [];
   const files: string[] = [];
   try {
