@@ -200,6 +200,98 @@ describe('storages, views and dtypes', () => {
     }
   });
 
+  it('legacy view metadata, big-endian files, parameters and the torch 2.x rebuild forms', () => {
+    // legacy pid with view metadata: ('storage', FloatStorage, '0', 'cpu', 6, ('v', 2, 3))
+    const lw = new PickleWriter()
+      .proto(2)
+      .emptyDict()
+      .str('v')
+      .global('torch._utils', '_rebuild_tensor_v2')
+      .mark();
+    lw.mark().str('storage').global('torch', 'FloatStorage').str('0').str('cpu').int(6);
+    lw.str('v').int(2).int(3).tupleN(3).tuple().binpersid();
+    lw.int(0)
+      .mark()
+      .int(3)
+      .tuple()
+      .mark()
+      .int(1)
+      .tuple()
+      .bool(false)
+      .none()
+      .tuple()
+      .reduce()
+      .setitem()
+      .stop();
+    const legacy = parseCheckpoint(
+      torchLegacy(lw.bytes(), [{ numel: 6, data: f32Bytes([0, 1, 2, 3, 4, 5]) }]),
+    );
+    expect(Array.from(legacy.tensors.v.data as Float32Array)).toEqual([2, 3, 4]);
+
+    // big-endian zip (byteorder record 'big')
+    const bw = new PickleWriter().proto(2);
+    stateDictOps(bw, [
+      { name: 'x', storage: 'FloatStorage', data: new Uint8Array(8), numel: 2, shape: [2] },
+    ]).stop();
+    const be = new Uint8Array(8);
+    new DataView(be.buffer).setFloat32(0, 1.5, false);
+    new DataView(be.buffer).setFloat32(4, -2, false);
+    const big = parseCheckpoint(
+      torchZip(bw.bytes(), [be], { 'archive/byteorder': new TextEncoder().encode('big') }),
+    );
+    expect(Array.from(big.tensors.x.data as Float32Array)).toEqual([1.5, -2]);
+
+    // Parameter wrappers and _rebuild_tensor_v3 over an untyped storage with a dtype
+    const args = (w: PickleWriter, storage: string, numel: number) => {
+      w.mark().str('storage').global('torch', storage).str('0').str('cpu').int(numel).tuple().binpersid();
+      w.int(0).mark().int(2).tuple().mark().int(1).tuple().bool(false).none();
+    };
+    const fixed = new PickleWriter().proto(2).emptyDict();
+    fixed.str('q').global('torch._tensor', '_rebuild_from_type_v2').mark();
+    fixed.global('torch._utils', '_rebuild_tensor_v2').global('torch.nn.parameter', 'Parameter').mark();
+    args(fixed, 'FloatStorage', 2);
+    fixed.tuple().emptyDict().tuple().reduce().setitem();
+    fixed.str('h').global('torch._utils', '_rebuild_tensor_v3').mark();
+    fixed
+      .mark()
+      .str('storage')
+      .global('torch', 'UntypedStorage')
+      .str('1')
+      .str('cpu')
+      .int(4)
+      .tuple()
+      .binpersid();
+    fixed
+      .int(0)
+      .mark()
+      .int(2)
+      .tuple()
+      .mark()
+      .int(1)
+      .tuple()
+      .bool(false)
+      .none()
+      .global('torch', 'float16')
+      .tuple()
+      .reduce()
+      .setitem();
+    fixed
+      .str('p')
+      .global('torch._utils', '_rebuild_parameter')
+      .mark()
+      .global('torch._utils', '_rebuild_tensor_v2')
+      .mark();
+    args(fixed, 'FloatStorage', 2);
+    fixed.tuple().reduce().bool(true).none().tuple().reduce().setitem().stop();
+    const halfs = new Uint8Array(new Uint16Array([0x3c00, 0x4000]).buffer);
+    const c = parseCheckpoint(torchZip(fixed.bytes(), [f32Bytes([5, 6]), halfs]));
+    expect(c.refusedGlobals).toEqual([]);
+    expect(Array.from(c.tensors.q.data as Float32Array)).toEqual([5, 6]);
+    expect(Array.from(c.tensors.p.data as Float32Array)).toEqual([5, 6]);
+    expect(c.tensors.h.dtype).toBe('F16');
+    expect(Array.from(c.tensors.h.data as Uint16Array)).toEqual([0x3c00, 0x4000]);
+  });
+
   it('every storage type maps to its dtype and typed array', () => {
     const cases: [string, TestTensor['data'], number, string, (d: ArrayBufferView) => unknown[]][] = [
       [
@@ -286,6 +378,41 @@ describe('storages, views and dtypes', () => {
     expect(c.dtype).toBe('bool');
     tf.dispose([a, b, c]);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('stride-0 (expanded) views are gathered, but may not allocate far more than the file holds', () => {
+    const view = (size: number[], stride: number[], copies = 1) => {
+      const w = new PickleWriter().proto(2).emptyDict();
+      for (let i = 0; i < copies; i++) {
+        w.str(i === 0 ? 'w' : `w${i}`)
+          .global('torch._utils', '_rebuild_tensor_v2')
+          .mark();
+        w.mark()
+          .str('storage')
+          .global('torch', 'FloatStorage')
+          .str('0')
+          .str('cpu')
+          .int(2)
+          .tuple()
+          .binpersid();
+        w.int(0).mark();
+        for (const s of size) w.int(s);
+        w.tuple().mark();
+        for (const s of stride) w.int(s);
+        w.tuple().bool(false).none().tuple().reduce().setitem();
+      }
+      return torchZip(w.stop().bytes(), [f32Bytes([7, 8])]);
+    };
+    const c = parseCheckpoint(view([3, 2], [0, 1]));
+    expect(Array.from(c.tensors.w.data as Float32Array)).toEqual([7, 8, 7, 8, 7, 8]);
+    const t0 = performance.now();
+    expect(() => parseCheckpoint(view([1_000_000_000], [0]))).toThrow(
+      /would allocate more than 67108864 bytes/,
+    );
+    expect(() => parseCheckpoint(view([4096, 4096], [0, 0], 5))).toThrow(
+      /would take 335544320 bytes from a file of/,
+    );
+    expect(performance.now() - t0).toBeLessThan(2000);
   });
 
   it('a view reaching past its storage, a short storage record and a size mismatch are clear errors', () => {

@@ -141,12 +141,12 @@ export const BUILTIN_CALLS: Record<
   },
   'builtins.set': (args) => {
     const s = new PySet(false);
-    if (args.length > 0) s.items.push(...iterableItems(args[0], 'builtins.set'));
+    if (args.length > 0) for (const x of iterableItems(args[0], 'builtins.set')) s.items.push(x);
     return s;
   },
   'builtins.frozenset': (args) => {
     const s = new PySet(true);
-    if (args.length > 0) s.items.push(...iterableItems(args[0], 'builtins.frozenset'));
+    if (args.length > 0) for (const x of iterableItems(args[0], 'builtins.frozenset')) s.items.push(x);
     return s;
   },
   'builtins.bytearray': (args) => {
@@ -639,7 +639,7 @@ export function unpickle(
         const items = popMark();
         depthTotal -= items.length;
         const s = new PySet(true);
-        s.items.push(...items);
+        for (const x of items) s.items.push(x);
         push(s);
         break;
       }

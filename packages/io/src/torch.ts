@@ -106,6 +106,8 @@ export const TORCH_ALLOWED: ReadonlySet<string> = new Set([
 ]);
 
 const MAX_RANK = 64;
+/** Largest allocation of a view with more elements than its storage (stride 0): 64 MiB. */
+const MAX_EXPANDED_BYTES = 64 * 1024 * 1024;
 
 function safeInt(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
@@ -153,6 +155,14 @@ function rebuildTensor(args: unknown[], name: string, dtypeArg?: unknown): Tenso
     numel *= shape[i];
     last += (shape[i] - 1) * stride[i];
     if (!Number.isSafeInteger(numel) || !Number.isSafeInteger(last)) fail(`${name}: size is too large`);
+  }
+  // stride-0 (expanded) views may hold more elements than their storage; bound what such a view may
+  // allocate so that a tiny file cannot ask for gigabytes
+  if (numel > st.numel && numel * ITEM_SIZE[dtype] > MAX_EXPANDED_BYTES) {
+    fail(
+      `${name}: a view of ${numel} elements over a storage of ${st.numel} would allocate more than ` +
+        `${MAX_EXPANDED_BYTES} bytes (refused: more than the file holds)`,
+    );
   }
   if (numel > 0 && last >= st.numel) {
     fail(
@@ -217,7 +227,11 @@ export interface TorchFile {
   materialize(refs: TensorRef[]): RawTensor[];
 }
 
-function gather(ref: TensorRef, src: Uint8Array, bigEndian: boolean): RawTensor {
+/**
+ * Contiguous copy of one tensor. `owned`: `src` is a fresh buffer used by this tensor only, which is then
+ * returned as it is when the tensor covers it exactly (no second copy of big weights).
+ */
+function gather(ref: TensorRef, src: Uint8Array, bigEndian: boolean, owned = false): RawTensor {
   const item = ITEM_SIZE[ref.dtype];
   const numel = ref.numel;
   const st = ref.storage;
@@ -225,8 +239,6 @@ function gather(ref: TensorRef, src: Uint8Array, bigEndian: boolean): RawTensor 
   if (src.length < need) {
     fail(`storage '${st.key}' holds ${src.length} bytes but needs ${need} (${st.numel} x ${ref.dtype})`);
   }
-  const buf = new ArrayBuffer(numel * item);
-  const out = new Uint8Array(buf);
   const base = (st.elemOffset + ref.offset) * item;
   const { shape, stride } = ref;
   // C-contiguous (ignoring dimensions of size 1)?
@@ -236,6 +248,20 @@ function gather(ref: TensorRef, src: Uint8Array, bigEndian: boolean): RawTensor 
     if (shape[i] !== 1 && stride[i] !== expect) contiguous = false;
     expect *= shape[i];
   }
+  if (
+    owned &&
+    contiguous &&
+    base === 0 &&
+    numel * item === src.length &&
+    src.byteOffset === 0 &&
+    src.byteLength === src.buffer.byteLength &&
+    src.buffer instanceof ArrayBuffer
+  ) {
+    if (bigEndian === LITTLE_ENDIAN) swapBytes(src, item);
+    return { dtype: ref.dtype, shape: ref.shape.slice(), data: typedView(ref.dtype, src.buffer, numel) };
+  }
+  const buf = new ArrayBuffer(numel * item);
+  const out = new Uint8Array(buf);
   if (numel === 0) {
     // nothing to copy
   } else if (contiguous) {
@@ -402,10 +428,13 @@ export function readTorchZip(d: Uint8Array, opts: TorchReadOptions): TorchFile {
     materialize(refs) {
       const wanted = new Set(refs.map((r) => `${prefix}data/${r.storage.key}`));
       const files = zipEntries(d, (e) => wanted.has(e.name));
+      const uses = new Map<string, number>();
+      for (const r of refs) uses.set(r.storage.key, (uses.get(r.storage.key) ?? 0) + 1);
       return refs.map((r) => {
         const src = files[`${prefix}data/${r.storage.key}`];
         if (!src) fail(`zip: storage record '${quote(r.storage.key)}' is missing`);
-        return gather(r, src, bigEndian);
+        // fflate returns a fresh copy per entry: a storage used by one tensor only is handed over as is
+        return gather(r, src, bigEndian, uses.get(r.storage.key) === 1);
       });
     },
   };
