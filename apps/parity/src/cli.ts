@@ -22,7 +22,7 @@ import {
 
 const BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const;
 const USAGE = `usage: pnpm parity [--backend ${BACKENDS.join('|')}] [--verbose] [<file.safetensors>...]
-  Runs the parity fixtures (default: every *.safetensors in ${fixturesDir()} and ../preprocess).
+  Runs the parity fixtures (default: every *.safetensors in ${fixturesDir()}).
   A bare file name is looked up in the current directory, then in the fixtures directory.`;
 
 interface Args {

@@ -138,9 +138,9 @@ export async function runFixture(
       return done('FAIL', `${handler.name} threw: ${errorMessage(e)}`);
     }
 
+    const tol = toleranceFor(fx.family);
     const failures: string[] = [];
     for (const name of expectedNames) {
-      const tol = handler.tolerance?.(fx, name) ?? toleranceFor(fx.family);
       const actual = outputs[name];
       if (actual === undefined) {
         result.perOutput.push({
@@ -176,12 +176,12 @@ export async function runFixture(
           message: `handler returned an already disposed tensor for '${name}'`,
         };
       } else {
-        cmp = compareTensors(actual, fx.expected[name], tol);
+        cmp = compareTensors(actual, fx.expected[name], handler.tolerance?.(fx, name) ?? tol);
       }
       result.perOutput.push({ name, ...cmp });
       if (!cmp.ok) failures.push(`${name}: ${cmp.message}`);
     }
-    result.extraOutputs = Object.keys(outputs).filter((k) => !expectedNames.includes(k));
+    result.extraOutputs = Object.keys(outputs).filter((k) => !(k in fx.expected));
 
     const measured = result.perOutput.filter((o) => !o.missing && !Number.isNaN(o.maxAbs));
     if (measured.length > 0) {
