@@ -326,9 +326,12 @@ export async function loadPretrained(
     }
   }
   try {
-    if (opts.overrides?.numClasses !== undefined) {
-      pretrainedCfg.numClasses = opts.overrides.numClasses;
-      if (pretrainedCfg.numClasses !== 1000) pretrainedCfg.labelSet = 'custom';
+    const n = opts.overrides?.numClasses;
+    if (n !== undefined && n !== pretrainedCfg.numClasses) {
+      // a new head: the weights' class names no longer apply
+      pretrainedCfg.numClasses = n;
+      pretrainedCfg.labelSet = n === 1000 ? 'imagenet-1k' : 'custom';
+      delete pretrainedCfg.labelNames;
     }
     const r = loadWeights(model, read.tensors, {
       ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
