@@ -1,0 +1,61 @@
+/**
+ * Pretrained configurations: what a set of weights expects at evaluation time (timm's `pretrained_cfg`):
+ * input size, centre-crop fraction, resampling filter, normalisation and the classes of its head.
+ */
+
+/** Mean of ImageNet RGB pixels in [0, 1] (timm `IMAGENET_DEFAULT_MEAN`). */
+export const IMAGENET_DEFAULT_MEAN: readonly [number, number, number] = Object.freeze([0.485, 0.456, 0.406]);
+/** Standard deviation of ImageNet RGB pixels in [0, 1] (timm `IMAGENET_DEFAULT_STD`). */
+export const IMAGENET_DEFAULT_STD: readonly [number, number, number] = Object.freeze([0.229, 0.224, 0.225]);
+
+/** Resampling filters of the evaluation resize (PIL's names). */
+export type Interpolation = 'bicubic' | 'bilinear' | 'nearest';
+
+/**
+ * The evaluation recipe of one set of weights, like timm's `pretrained_cfg`. The image is resized so that its
+ * shorter side is `floor(inputSize[1] / cropPct)` with `interpolation`, centre-cropped to `inputSize[1] x
+ * inputSize[2]`, scaled to [0, 1] and normalised with `mean` / `std`.
+ */
+export interface PretrainedCfg {
+  /** `[channels, height, width]` of the network input (timm `input_size`). */
+  inputSize: [3, number, number];
+  /** Fraction of the resized image kept by the centre crop (timm `crop_pct`). */
+  cropPct: number;
+  /** Filter of the resize. */
+  interpolation: Interpolation;
+  /** Per-channel mean subtracted after scaling to [0, 1]. */
+  mean: [number, number, number];
+  /** Per-channel standard deviation divided by after subtracting the mean. */
+  std: [number, number, number];
+  /** Classes of the head the weights were trained with (0 = no head). */
+  numClasses: number;
+  /** Which class names index the logits: `'imagenet-1k'` (1000), `'imagenet-22k'` (21841) or a custom name. */
+  labelSet: 'imagenet-1k' | 'imagenet-22k' | string;
+  /** Hugging Face hub repository of the weights (`timm/<name>.<tag>`), when published there. */
+  hfHubId?: string;
+  /** Direct download URL of the original release, when there is one. */
+  url?: string;
+  /** The pretrained tag (`ms_in1k`, `in1k`, ...). */
+  tag?: string;
+  /** True when the model only accepts `inputSize` (timm `fixed_input_size`). */
+  fixedInputSize?: boolean;
+  /** Class names in logit order, when the weights came with them (hub `config.json` `label_names`). */
+  labelNames?: string[];
+}
+
+/** `[height, width]` of a cfg's input. */
+export function cfgImageSize(cfg: Pick<PretrainedCfg, 'inputSize'>): [number, number] {
+  return [cfg.inputSize[1], cfg.inputSize[2]];
+}
+
+/** A copy of `cfg` (arrays copied) so callers may edit it freely. */
+export function copyPretrainedCfg(cfg: PretrainedCfg): PretrainedCfg {
+  const out: PretrainedCfg = {
+    ...cfg,
+    inputSize: [3, cfg.inputSize[1], cfg.inputSize[2]],
+    mean: [cfg.mean[0], cfg.mean[1], cfg.mean[2]],
+    std: [cfg.std[0], cfg.std[1], cfg.std[2]],
+  };
+  if (cfg.labelNames) out.labelNames = [...cfg.labelNames];
+  return out;
+}
