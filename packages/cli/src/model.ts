@@ -1,0 +1,58 @@
+/**
+ * Model loading shared by `classify` and `features`: a name and/or weights (file, URL, hub folder) through
+ * `@swin/models`' `loadPretrained`, with progress on stderr, and the model's timm evaluation transform.
+ */
+import { loadPretrained, type PretrainedCfg } from '@swin/models';
+import type { EvalTransformConfig } from '@swin/preprocess';
+import { isUrl } from './args.js';
+import { UsageError } from './errors.js';
+import { createProgress } from './progress.js';
+import { initBackend, warnRefused } from './runtime.js';
+
+/** Options shared by the model commands. */
+export interface ModelOptions {
+  model?: string;
+  weights?: string;
+  wrapper?: string;
+  strict?: boolean;
+  backend: string;
+  quiet?: boolean;
+}
+
+/** The evaluation transform of a pretrained config (timm `resolve_data_config` + `create_transform`). */
+export function evalConfigOf(cfg: PretrainedCfg): EvalTransformConfig {
+  return {
+    inputSize: [cfg.inputSize[1], cfg.inputSize[2]],
+    cropPct: cfg.cropPct,
+    interpolation: cfg.interpolation,
+    mean: cfg.mean,
+    std: cfg.std,
+  };
+}
+
+/** Initialises the backend, then loads the model (the caller disposes `model`). */
+export async function loadModel(opts: ModelOptions) {
+  if (!opts.model && !opts.weights) {
+    throw new UsageError('give --model NAME, --weights FILE|URL|DIR, or both');
+  }
+  await initBackend(opts.backend);
+  const src = opts.weights;
+  const label =
+    src === undefined ? `weights of ${opts.model}` : isUrl(src) ? `download ${src}` : `read ${src}`;
+  const progress = createProgress(label, { enabled: !opts.quiet });
+  let loaded: Awaited<ReturnType<typeof loadPretrained>>;
+  try {
+    loaded = await loadPretrained(opts.model ?? null, {
+      weights: src as string,
+      wrapper: opts.wrapper,
+      strict: opts.strict,
+      onProgress: (n: number, total?: number) => progress.update(n, total),
+    });
+    progress.stop();
+  } catch (e) {
+    progress.abort();
+    throw e;
+  }
+  warnRefused(loaded.refusedGlobals ?? []);
+  return loaded;
+}
