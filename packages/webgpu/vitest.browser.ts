@@ -67,6 +67,8 @@ export const webgpuBrowserProject: TestProjectInlineConfiguration = {
       '@tensorflow/tfjs-core',
       '@tensorflow/tfjs-backend-webgpu',
       '@tensorflow/tfjs-backend-wasm',
+      // the zip reader of @swin/io (imported through @swin/testing's fixture loader)
+      '@swin/io > fflate',
     ],
   },
   test: {

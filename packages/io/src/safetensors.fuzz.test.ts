@@ -199,3 +199,59 @@ describe('fuzz: arbitrary inputs', () => {
     }
   });
 });
+
+describe('fuzz: hostile header structure (nesting, entry counts)', () => {
+  /** A file from header text (no data). */
+  const file = (text: string) => {
+    const json = new TextEncoder().encode(text);
+    const out = new Uint8Array(8 + json.length);
+    new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+    out.set(json, 8);
+    return out;
+  };
+  const entry = '{"dtype":"F32","shape":[0],"data_offsets":[0,0]}';
+
+  it('deep arrays/objects spliced at random places, 1,000 cases: SafetensorsError, never a RangeError', () => {
+    const rand = prng(0xdee9);
+    const t0 = performance.now();
+    for (let i = 0; i < 1000; i++) {
+      const depth = 1 + Math.floor(rand() * (i % 10 === 0 ? 200_000 : 200));
+      const nested =
+        rand() < 0.5
+          ? '['.repeat(depth) + ']'.repeat(depth)
+          : `${'{"k":'.repeat(depth)}1${'}'.repeat(depth)}`;
+      const places = [
+        nested,
+        `{"t":${nested}}`,
+        `{"t":{"dtype":"F32","shape":${nested},"data_offsets":[0,0]}}`,
+        `{"__metadata__":{"m":${nested}},"t":${entry}}`,
+        `{"t":{"dtype":${nested},"shape":[],"data_offsets":[0,0]}}`,
+        `{"t":{"dtype":"F32","shape":[],"data_offsets":${nested}}}`,
+      ];
+      const text = places[i % places.length];
+      const outcome = attempt(file(text), `depth ${depth} at place ${i % places.length}`);
+      if (depth > 64) expect(outcome).toBe('rejected');
+    }
+    expect(performance.now() - t0).toBeLessThan(60_000);
+  });
+
+  it('many entries against small limits, 300 cases: rejected exactly above maxEntries', () => {
+    const rand = prng(0xe7);
+    for (let i = 0; i < 300; i++) {
+      const n = Math.floor(rand() * 300);
+      const limit = Math.floor(rand() * 300);
+      const meta = rand() < 0.5 ? '"__metadata__":{"a":"b"},' : '';
+      const body = Array.from({ length: n }, (_, k) => `"t${k}":${entry}`).join(',');
+      const bytes = file(`{${meta}${body}}`.replace(',}', '}'));
+      let ok: boolean;
+      try {
+        ok = readSafetensors(bytes, { maxEntries: limit }).tensors.size === n;
+      } catch (e) {
+        if (!(e instanceof SafetensorsError)) throw e;
+        expect((e as Error).message).toMatch(/maxEntries/);
+        ok = false;
+      }
+      expect(ok).toBe(n <= limit);
+    }
+  });
+});

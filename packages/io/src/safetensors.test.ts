@@ -230,8 +230,8 @@ describe('readSafetensors: every malformed category throws SafetensorsError with
       /tensor 't': unknown dtype 'F99'/,
     );
     expectError(
-      build({ t: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, new Array(8).fill(0)),
-      /unsupported dtype 'F64'/,
+      build({ t: { dtype: 'U16', shape: [1], data_offsets: [0, 2] } }, new Array(2).fill(0)),
+      /unsupported dtype 'U16'/,
     );
     expectError(
       build({ t: { dtype: 3, shape: [1], data_offsets: [0, 4] } }),
@@ -429,9 +429,15 @@ describe('writeSafetensors', () => {
     expect(() => writeSafetensors({ __metadata__: { shape: [], data: new Float32Array(1) } })).toThrow(
       /reserved/,
     );
-    expect(() =>
-      writeSafetensors({ a: { shape: [1], data: new Float64Array(1) as unknown as Float32Array } }),
-    ).toThrow(/Float32Array or Int32Array/);
+    expect(() => writeSafetensors({ a: { shape: [1], data: new Uint32Array(1) } })).toThrow(
+      /unsupported data type Uint32Array/,
+    );
+    expect(() => writeSafetensors({ a: { shape: [1], data: new Float32Array(1), dtype: 'I16' } })).toThrow(
+      /dtype I16 needs a Int16Array, got Float32Array/,
+    );
+    expect(() => writeSafetensors({ a: { shape: [1], data: new Uint8Array([2]), dtype: 'BOOL' } })).toThrow(
+      /BOOL data must be 0 or 1/,
+    );
     expect(() => writeSafetensors({}, { metadata: { a: 1 as unknown as string } })).toThrow(
       /metadata value of 'a' must be a string/,
     );

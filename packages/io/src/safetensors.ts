@@ -10,9 +10,13 @@
  * BigInt) against the file size and against `maxHeaderBytes` before anything is allocated or decoded.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ITEM_SIZE, LITTLE_ENDIAN, type RawTensor, type TorchDtype, typedView } from './dtypes.js';
 
-/** dtypes this implementation reads. `F16`/`BF16` decode to float32, `I64` to int32 (range-checked). */
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8';
+/**
+ * dtypes this implementation reads and writes. {@link readSafetensors} decodes `F16`/`BF16`/`F64` to float32,
+ * `I64`/`I16`/`I8` to int32 (range-checked); {@link readSafetensorsRaw} keeps every dtype as stored.
+ */
+export type SafetensorsDtype = TorchDtype;
 
 /** One decoded tensor. `data` is row-major (C order); `shape` `[]` is a scalar with one element. */
 export interface SafetensorsEntry {
@@ -20,8 +24,8 @@ export interface SafetensorsEntry {
   dtype: SafetensorsDtype;
   shape: number[];
   /**
-   * F32/F16/BF16 -> Float32Array, I64/I32 -> Int32Array, U8 -> Uint8Array. F32, I32 and U8 data that is
-   * suitably aligned is a zero-copy view into the input buffer (do not mutate the input afterwards).
+   * F32/F16/BF16/F64 -> Float32Array, I64/I32/I16/I8 -> Int32Array, U8/BOOL -> Uint8Array. F32, I32 and U8
+   * data that is suitably aligned is a zero-copy view into the input buffer (do not mutate the input afterwards).
    */
   data: Float32Array | Int32Array | Uint8Array;
 }
@@ -36,12 +40,24 @@ export interface SafetensorsFile {
 export interface ReadSafetensorsOptions {
   /** Largest accepted JSON header in bytes (default {@link DEFAULT_MAX_HEADER_BYTES}, 100 MB). */
   maxHeaderBytes?: number;
+  /** Deepest accepted nesting of JSON arrays/objects in the header (default {@link DEFAULT_MAX_HEADER_DEPTH}). */
+  maxHeaderDepth?: number;
+  /** Most tensors accepted in one file (default {@link DEFAULT_MAX_ENTRIES}). */
+  maxEntries?: number;
 }
 
-/** Tensor data accepted by {@link writeSafetensors}. `data.length` must equal the product of `shape`. */
+/**
+ * Tensor data accepted by {@link writeSafetensors}. `data.length` must equal the product of `shape`.
+ * Without `dtype` the array type decides: Float32Array -> `opts.dtype` (F32 or F16), Float64Array -> F64,
+ * Int32Array -> I32, Int16Array -> I16, Int8Array -> I8, Uint8Array -> U8, BigInt64Array -> I64. With
+ * `dtype` the data must be in that dtype's stored form ({@link RawTensor}: F16/BF16 as Uint16Array bits,
+ * BOOL as Uint8Array of 0/1), except that Float32Array data may be given with `dtype: 'F16'` (rounded).
+ * A {@link RawTensor} is therefore accepted as it is.
+ */
 export interface SafetensorsTensorData {
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: ArrayBufferView;
+  dtype?: SafetensorsDtype;
 }
 
 /** Options of {@link writeSafetensors} / {@link tensorsToSafetensors}. */
@@ -62,11 +78,12 @@ export class SafetensorsError extends Error {
 
 /** Default limit on the JSON header size: 100 MB. */
 export const DEFAULT_MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** Default limit on the nesting depth of the JSON header (a valid header nests 3 deep). */
+export const DEFAULT_MAX_HEADER_DEPTH = 64;
+/** Default limit on the number of tensors in one file. */
+export const DEFAULT_MAX_ENTRIES = 200_000;
 
-const ITEM_SIZE: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, U8: 1 };
-const KNOWN_UNSUPPORTED = ['F64', 'F8_E4M3', 'F8_E5M2', 'I8', 'I16', 'U16', 'U32', 'U64', 'BOOL'];
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const KNOWN_UNSUPPORTED = ['F8_E4M3', 'F8_E5M2', 'U16', 'U32', 'U64'];
 
 function fail(message: string): never {
   throw new SafetensorsError(`safetensors: ${message}`);
@@ -76,14 +93,128 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Short rendering of an untrusted JSON value: never recurses (nested values show as `[...]` / `{...}`). */
 function fmt(v: unknown): string {
-  try {
-    const s = JSON.stringify(v);
-    if (s === undefined) return String(v);
-    return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-  } catch {
-    return String(v);
+  const one = (x: unknown): string => {
+    if (Array.isArray(x)) return '[...]';
+    if (x !== null && typeof x === 'object') return '{...}';
+    if (typeof x === 'string') return JSON.stringify(x.length > 40 ? `${x.slice(0, 37)}...` : x);
+    return String(x);
+  };
+  let s: string;
+  if (Array.isArray(v)) s = `[${v.slice(0, 8).map(one).join(',')}${v.length > 8 ? ',...' : ''}]`;
+  else if (v !== null && typeof v === 'object') {
+    const keys = Object.keys(v);
+    s = `{${keys
+      .slice(0, 4)
+      .map((k) => `${one(k)}:${one((v as Record<string, unknown>)[k])}`)
+      .join(',')}${keys.length > 4 ? ',...' : ''}}`;
+  } else s = one(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/**
+ * One linear scan over the raw header bytes (before any decoding; no recursion): the deepest nesting of
+ * arrays/objects (stopping once `limit` is exceeded) and the number of top-level members (commas at depth
+ * 1, plus one). Strings are skipped; UTF-8 continuation bytes never look like ASCII brackets or quotes.
+ */
+function scanHeader(b: Uint8Array, limit: number): { depth: number; members: number } {
+  let depth = 0;
+  let max = 0;
+  let commas = 0;
+  let nonEmpty = false;
+  const n = b.length;
+  for (let i = 0; i < n; i++) {
+    const c = b[i];
+    if (c === 0x22) {
+      for (i++; i < n; i++) {
+        const d = b[i];
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+      if (depth === 1) nonEmpty = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (depth === 1) nonEmpty = true;
+      if (++depth > max) {
+        max = depth;
+        if (max > limit) return { depth: max, members: 0 };
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x2c && depth === 1) commas++;
   }
+  return { depth: max, members: nonEmpty ? commas + 1 : 0 };
+}
+
+const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/** Index just past the JSON string starting at `i` (a `"`), or -1 if it does not end. */
+function skipString(text: string, i: number): number {
+  for (let j = i + 1; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x5c) j++;
+    else if (c === 0x22) return j + 1;
+  }
+  return -1;
+}
+
+/**
+ * Splits a JSON object into its members by one linear scan (no recursion): returns `[keyStart, keyEnd,
+ * valueStart, valueEnd, ...]` offsets into `text`, or `null` when the text is not an object (the caller then
+ * reports what it is). Keys and values are validated later by `JSON.parse` of each slice.
+ */
+function splitTopLevel(text: string): number[] | null {
+  const n = text.length;
+  let i = 0;
+  while (i < n && isWs(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) !== 0x7b) return null;
+  i++;
+  const out: number[] = [];
+  const bad = (what: string): never => fail(`header is not valid JSON: ${what} at position ${i}`);
+  while (i < n && isWs(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) === 0x7d) {
+    i++;
+  } else {
+    for (;;) {
+      if (text.charCodeAt(i) !== 0x22) bad('expected a key');
+      const ks = i;
+      i = skipString(text, i);
+      if (i < 0) {
+        i = n;
+        bad('unterminated string');
+      }
+      const ke = i;
+      while (i < n && isWs(text.charCodeAt(i))) i++;
+      if (text.charCodeAt(i) !== 0x3a) bad("expected ':'");
+      i++;
+      const vs = i;
+      let depth = 0;
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 0x22) {
+          const e = skipString(text, i);
+          if (e < 0) {
+            i = n;
+            bad('unterminated string');
+          }
+          i = e - 1;
+        } else if (c === 0x5b || c === 0x7b) depth++;
+        else if (c === 0x5d || c === 0x7d) {
+          if (depth === 0) break;
+          depth--;
+        } else if (c === 0x2c && depth === 0) break;
+      }
+      if (i >= n) bad('unexpected end');
+      out.push(ks, ke, vs, i);
+      const c = text.charCodeAt(i);
+      i++;
+      if (c === 0x7d) break;
+      if (c !== 0x2c) bad("expected ',' or '}'");
+      while (i < n && isWs(text.charCodeAt(i))) i++;
+    }
+  }
+  while (i < n && isWs(text.charCodeAt(i))) i++;
+  if (i < n) bad('trailing characters');
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -237,6 +368,26 @@ function decode(raw: RawEntry, bytes: Uint8Array, dataStart: number): Safetensor
       for (let i = 0; i < n; i++) bits[i] = view.getUint16(2 * i, true) << 16;
       return out;
     }
+    case 'F64': {
+      const n = nBytes / 8;
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
+      return out;
+    }
+    case 'I16': {
+      const n = nBytes / 2;
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = view.getInt16(2 * i, true);
+      return out;
+    }
+    case 'I8': {
+      const n = nBytes;
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = view.getInt8(i);
+      return out;
+    }
+    case 'BOOL':
+      return bytes.subarray(dataStart + raw.begin, dataStart + raw.end);
     case 'I64': {
       const n = nBytes / 8;
       const out = new Int32Array(n);
@@ -258,21 +409,14 @@ function decode(raw: RawEntry, bytes: Uint8Array, dataStart: number): Safetensor
   }
 }
 
-/**
- * Parses a safetensors file.
- *
- * Decoding: F32 -> Float32Array (zero-copy view when 4-byte aligned, else a copy); F16/BF16 ->
- * Float32Array (exact); I64 -> Int32Array (throws naming the key if a value is outside int32); I32 ->
- * Int32Array; U8 -> Uint8Array. The header must describe the data section exactly: tensors contiguous in
- * offset order, no gaps, no overlaps, no trailing bytes.
- *
- * @param bytes the whole file
- * @throws SafetensorsError on any malformed input
- */
-export function readSafetensors(
-  bytes: ArrayBuffer | Uint8Array,
-  opts: ReadSafetensorsOptions = {},
-): SafetensorsFile {
+interface Layout {
+  metadata: Record<string, string>;
+  raws: RawEntry[];
+  u8: Uint8Array;
+  dataStart: number;
+}
+
+function parseLayout(bytes: ArrayBuffer | Uint8Array, opts: ReadSafetensorsOptions): Layout {
   let u8: Uint8Array;
   if (bytes instanceof Uint8Array) u8 = bytes;
   else if (bytes instanceof ArrayBuffer) u8 = new Uint8Array(bytes);
@@ -283,6 +427,8 @@ export function readSafetensors(
 
   const maxHeader = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   if (!(maxHeader >= 0)) fail(`maxHeaderBytes must be a non-negative number, got ${maxHeader}`);
+  const maxDepth = opts.maxHeaderDepth ?? DEFAULT_MAX_HEADER_DEPTH;
+  const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
 
   if (u8.byteLength < 8) {
     fail(`file is ${u8.byteLength} bytes, shorter than the 8-byte header-length prefix`);
@@ -301,24 +447,46 @@ export function readSafetensors(
   const dataStart = 8 + n;
   const dataLen = u8.byteLength - dataStart;
 
+  // nesting and entry count are checked on the raw bytes before anything is decoded or parsed, so that
+  // nothing downstream ever meets deep structures and a huge header is refused in one linear pass
+  const stats = scanHeader(u8.subarray(8, dataStart), maxDepth);
+  if (stats.depth > maxDepth) fail(`header nests deeper than ${maxDepth} levels (maxHeaderDepth)`);
+  if (stats.members > maxEntries + 1) {
+    fail(`header lists ${stats.members} entries, more than the limit of ${maxEntries} tensors (maxEntries)`);
+  }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(u8.subarray(8, dataStart));
   } catch {
     fail(`header (${n} bytes) is not valid UTF-8`);
   }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    fail(`header is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!isPlainObject(header)) {
+  // The top-level object is split by one linear scan and each member parsed on its own: JSON.parse of one
+  // object with ~10^6 keys is superlinear in V8, and the entry count is known before anything is parsed.
+  const members = splitTopLevel(text);
+  if (members === null) {
+    let header: unknown;
+    try {
+      header = JSON.parse(text);
+    } catch (e) {
+      fail(`header is not valid JSON: ${String((e as Error).message).slice(0, 120)}`);
+    }
     fail(`header must be a JSON object, got ${Array.isArray(header) ? 'an array' : fmt(header)}`);
+  }
+  const entries = new Map<string, unknown>();
+  for (let i = 0; i < members.length; i += 4) {
+    let key: string;
+    let value: unknown;
+    try {
+      key = JSON.parse(text.slice(members[i], members[i + 1])) as string;
+      value = JSON.parse(text.slice(members[i + 2], members[i + 3]));
+    } catch (e) {
+      fail(`header is not valid JSON: ${String((e as Error).message).slice(0, 120)}`);
+    }
+    entries.set(key, value);
   }
 
   let metadata: Record<string, string> = {};
-  const rawMeta = header['__metadata__'];
+  const rawMeta = entries.get('__metadata__');
   if (rawMeta !== undefined) {
     if (!isPlainObject(rawMeta)) fail(`__metadata__ must be an object of strings, got ${fmt(rawMeta)}`);
     for (const [k, v] of Object.entries(rawMeta)) {
@@ -327,9 +495,12 @@ export function readSafetensors(
     // fromEntries defines own properties, so even a '__proto__' key stays plain data
     metadata = Object.fromEntries(Object.entries(rawMeta)) as Record<string, string>;
   }
-
+  const tensorCount = entries.size - (rawMeta !== undefined ? 1 : 0);
+  if (tensorCount > maxEntries) {
+    fail(`header lists ${tensorCount} tensors, more than the limit of ${maxEntries} (maxEntries)`);
+  }
   const raws: RawEntry[] = [];
-  for (const [key, v] of Object.entries(header)) {
+  for (const [key, v] of entries) {
     if (key === '__metadata__') continue;
     raws.push(parseEntry(key, v, dataLen));
   }
@@ -358,10 +529,57 @@ export function readSafetensors(
       `data section has ${dataLen} bytes but the tensors cover only ${pos}: ${dataLen - pos} trailing bytes`,
     );
   }
+  return { metadata, raws, u8, dataStart };
+}
 
+/**
+ * Parses a safetensors file.
+ *
+ * Decoding: F32 -> Float32Array (zero-copy view when 4-byte aligned, else a copy); F16/BF16 ->
+ * Float32Array (exact); F64 -> Float32Array (rounded); I64 -> Int32Array (throws naming the key if a value
+ * is outside int32); I32/I16/I8 -> Int32Array; U8/BOOL -> Uint8Array. The header must describe the data
+ * section exactly: tensors contiguous in offset order, no gaps, no overlaps, no trailing bytes. The header's
+ * nesting depth and number of entries are limited (`maxHeaderDepth`, `maxEntries`); parsing is linear in
+ * the header size.
+ *
+ * @param bytes the whole file
+ * @throws SafetensorsError on any malformed input
+ */
+export function readSafetensors(
+  bytes: ArrayBuffer | Uint8Array,
+  opts: ReadSafetensorsOptions = {},
+): SafetensorsFile {
+  const { metadata, raws, u8, dataStart } = parseLayout(bytes, opts);
   const tensors = new Map<string, SafetensorsEntry>();
   for (const r of raws)
     tensors.set(r.key, { dtype: r.dtype, shape: r.shape, data: decode(r, u8, dataStart) });
+  return { metadata, tensors };
+}
+
+/**
+ * Parses a safetensors file keeping every tensor in its stored dtype: a fresh, aligned copy per tensor in
+ * the {@link RawTensor} layout (F16/BF16 as Uint16Array bits, I64 as BigInt64Array, BOOL as Uint8Array).
+ * Same checks and limits as {@link readSafetensors}.
+ *
+ * @throws SafetensorsError on any malformed input
+ */
+export function readSafetensorsRaw(
+  bytes: ArrayBuffer | Uint8Array,
+  opts: ReadSafetensorsOptions = {},
+): { metadata: Record<string, string>; tensors: Map<string, RawTensor> } {
+  const { metadata, raws, u8, dataStart } = parseLayout(bytes, opts);
+  const tensors = new Map<string, RawTensor>();
+  for (const r of raws) {
+    const item = ITEM_SIZE[r.dtype];
+    const n = (r.end - r.begin) / item;
+    const buf = new ArrayBuffer(r.end - r.begin);
+    const out = new Uint8Array(buf);
+    out.set(u8.subarray(dataStart + r.begin, dataStart + r.end));
+    if (!LITTLE_ENDIAN) {
+      for (let i = 0; i < out.length; i += item) out.subarray(i, i + item).reverse();
+    }
+    tensors.set(r.key, { dtype: r.dtype, shape: r.shape, data: typedView(r.dtype, buf, n) });
+  }
   return { metadata, tensors };
 }
 
@@ -387,12 +605,37 @@ export function toTensors(file: SafetensorsFile): Record<string, tf.Tensor> {
 // ---------------------------------------------------------------------------------------------------
 // writing
 
+const ARRAY_DTYPE: [new (...a: never[]) => ArrayBufferView, SafetensorsDtype][] = [
+  [Float64Array, 'F64'],
+  [Int32Array, 'I32'],
+  [Int16Array, 'I16'],
+  [Int8Array, 'I8'],
+  [Uint8Array, 'U8'],
+  [BigInt64Array, 'I64'],
+];
+
+/** The typed array class that holds `dtype` in its stored form. */
+const STORED_ARRAY: Record<SafetensorsDtype, new (...a: never[]) => ArrayBufferView> = {
+  F64: Float64Array,
+  F32: Float32Array,
+  F16: Uint16Array,
+  BF16: Uint16Array,
+  I64: BigInt64Array,
+  I32: Int32Array,
+  I16: Int16Array,
+  I8: Int8Array,
+  U8: Uint8Array,
+  BOOL: Uint8Array,
+};
+
 /**
- * Serialises tensors to safetensors bytes. Float32Array data is stored as `opts.dtype` (F32 default, or
- * F16 rounded to nearest-even), Int32Array data as I32. Tensors are laid out contiguously in the object's
- * key order; the header is padded with spaces so that the data starts at a multiple of 8.
+ * Serialises tensors to safetensors bytes, each in its own dtype (see {@link SafetensorsTensorData}):
+ * Float32Array data is stored as `opts.dtype` (F32 default, or F16 rounded to nearest-even) unless the
+ * entry names a dtype; F64, F16/BF16 bits, I64, I32, I16, I8, U8 and BOOL are written as given. Tensors
+ * are laid out contiguously in the object's key order; the header is padded with spaces so that the data
+ * starts at a multiple of 8.
  *
- * @throws SafetensorsError on an invalid name, shape, data type or data length
+ * @throws SafetensorsError on an invalid name, shape, dtype, data type or data length
  */
 export function writeSafetensors(
   tensors: Record<string, SafetensorsTensorData>,
@@ -412,7 +655,13 @@ export function writeSafetensors(
     }
     header['__metadata__'] = Object.fromEntries(Object.entries(opts.metadata));
   }
-  const plan: { data: Float32Array | Int32Array; dtype: SafetensorsDtype; begin: number; end: number }[] = [];
+  const plan: {
+    data: ArrayBufferView;
+    dtype: SafetensorsDtype;
+    f32ToF16: boolean;
+    begin: number;
+    end: number;
+  }[] = [];
   let pos = 0;
   for (const [key, t] of Object.entries(tensors)) {
     if (key === '__metadata__') fail(`writeSafetensors: '__metadata__' is reserved and cannot name a tensor`);
@@ -421,19 +670,51 @@ export function writeSafetensors(
         `writeSafetensors: tensor '${key}': shape must be an array of non-negative integers, got ${fmt(t?.shape)}`,
       );
     }
+    const data = t.data;
+    if (!ArrayBuffer.isView(data) || data instanceof DataView) {
+      fail(`writeSafetensors: tensor '${key}': data must be a typed array`);
+    }
     let dtype: SafetensorsDtype;
-    if (t.data instanceof Float32Array) dtype = floatDtype;
-    else if (t.data instanceof Int32Array) dtype = 'I32';
-    else fail(`writeSafetensors: tensor '${key}': data must be a Float32Array or Int32Array`);
+    let f32ToF16 = false;
+    if (t.dtype !== undefined) {
+      if (!Object.hasOwn(STORED_ARRAY, t.dtype))
+        fail(`writeSafetensors: tensor '${key}': unknown dtype ${fmt(t.dtype)}`);
+      dtype = t.dtype;
+      if (dtype === 'F16' && data instanceof Float32Array) f32ToF16 = true;
+      else if (!(data instanceof STORED_ARRAY[dtype])) {
+        fail(
+          `writeSafetensors: tensor '${key}': dtype ${dtype} needs a ${STORED_ARRAY[dtype].name}, got ${Object.prototype.toString.call(data).slice(8, -1)}`,
+        );
+      }
+    } else if (data instanceof Float32Array) {
+      dtype = floatDtype;
+      f32ToF16 = floatDtype === 'F16';
+    } else {
+      const hit = ARRAY_DTYPE.find(([C]) => data instanceof C);
+      if (!hit) {
+        fail(
+          `writeSafetensors: tensor '${key}': unsupported data type ${data.constructor.name} (give a dtype, e.g. 'F16' for Uint16Array bits)`,
+        );
+      }
+      dtype = hit[1];
+    }
     const numel = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== numel) {
+    const length = (data as unknown as { length: number }).length;
+    if (length !== numel) {
       fail(
-        `writeSafetensors: tensor '${key}': shape ${fmt(t.shape)} has ${numel} elements but data has ${t.data.length}`,
+        `writeSafetensors: tensor '${key}': shape ${fmt(t.shape)} has ${numel} elements but data has ${length}`,
       );
+    }
+    if (dtype === 'BOOL') {
+      const u = data as Uint8Array;
+      for (let i = 0; i < u.length; i++) {
+        if (u[i] > 1)
+          fail(`writeSafetensors: tensor '${key}': BOOL data must be 0 or 1, got ${u[i]} at ${i}`);
+      }
     }
     const end = pos + numel * ITEM_SIZE[dtype];
     header[key] = { dtype, shape: t.shape.slice(), data_offsets: [pos, end] };
-    plan.push({ data: t.data, dtype, begin: pos, end });
+    plan.push({ data, dtype, f32ToF16, begin: pos, end });
     pos = end;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -446,14 +727,16 @@ export function writeSafetensors(
   const base = 8 + padded;
   for (const p of plan) {
     const o = base + p.begin;
-    if (p.dtype === 'F16') {
-      for (let i = 0; i < p.data.length; i++) dv.setUint16(o + 2 * i, numberToFloat16Bits(p.data[i]), true);
-    } else if (LITTLE_ENDIAN) {
-      out.set(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength), o);
-    } else if (p.dtype === 'F32') {
-      for (let i = 0; i < p.data.length; i++) dv.setFloat32(o + 4 * i, p.data[i], true);
-    } else {
-      for (let i = 0; i < p.data.length; i++) dv.setInt32(o + 4 * i, p.data[i], true);
+    if (p.f32ToF16) {
+      const f = p.data as Float32Array;
+      for (let i = 0; i < f.length; i++) dv.setUint16(o + 2 * i, numberToFloat16Bits(f[i]), true);
+      continue;
+    }
+    const src = new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength);
+    out.set(src, o);
+    if (!LITTLE_ENDIAN) {
+      const item = ITEM_SIZE[p.dtype];
+      for (let i = o; i < o + src.length; i += item) out.subarray(i, i + item).reverse();
     }
   }
   return out;
@@ -467,7 +750,7 @@ export async function tensorsToSafetensors(
   tensors: Record<string, tf.Tensor>,
   opts: WriteSafetensorsOptions = {},
 ): Promise<Uint8Array> {
-  const plain: Record<string, SafetensorsTensorData> = {};
+  const plain: Record<string, SafetensorsTensorData> = Object.create(null);
   for (const [key, t] of Object.entries(tensors)) {
     if (!(t instanceof tf.Tensor)) fail(`tensorsToSafetensors: '${key}' is not a tf.Tensor`);
     const values = await t.data();
