@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fixturesDir, listFixtures, tf } from '@swin/testing';
 import { HANDLERS } from './handlers/index.js';
+import { findPreprocessFixture, listPreprocessFixtures } from './handlers/preprocess.js';
 import {
   type FixtureResult,
   formatNumber,
@@ -79,7 +80,8 @@ function resolveFile(arg: string): string {
   if (isAbsolute(arg)) return arg;
   const local = resolve(base, arg);
   if (existsSync(local)) return local;
-  if (!arg.includes('/') && !arg.includes('\\')) return resolve(fixturesDir(), arg);
+  if (!arg.includes('/') && !arg.includes('\\'))
+    return findPreprocessFixture(arg) ?? resolve(fixturesDir(), arg);
   return local;
 }
 
@@ -156,7 +158,7 @@ async function main(): Promise<number> {
   const files =
     args.files.length > 0
       ? args.files.map(resolveFile)
-      : listFixtures().map((f) => resolve(fixturesDir(), f));
+      : [...listFixtures().map((f) => resolve(fixturesDir(), f)), ...listPreprocessFixtures()];
   if (files.length === 0) {
     console.error(`error: no fixtures found in ${fixturesDir()}`);
     return 2;

@@ -5,7 +5,8 @@
  * Promises:
  * - The header is read first: an image whose declared `width * height` exceeds the pixel budget
  *   (`maxPixels`, default PIL's `MAX_IMAGE_PIXELS`) is refused before any pixel buffer is allocated; a PNG whose
- *   declared size needs more pixel data than its compressed data can hold (deflate expands at most ~1032x) too.
+ *   declared size needs more pixel data than its compressed data can hold (deflate expands at most ~1032x), and
+ *   a JPEG declaring more pixels than its bytes can code (at least one bit per 8x8 block), too.
  * - Every chunk / segment length is checked against the file; a truncated or corrupt file throws one
  *   {@link PreprocessError} line naming the format and the problem (PNG chunk CRCs are verified).
  * - PNG to RGB exactly as PIL: alpha is dropped without compositing; grey is replicated; 1/2/4-bit grey is
@@ -13,12 +14,15 @@
  *   RGB(A) and grey+alpha keep the high byte; 16-bit grey becomes PIL mode `I` and is clipped to 0..255 by
  *   `convert('RGB')` (so values above 255 are white, as in PIL). Gamma, ICC profiles and EXIF orientation are
  *   ignored, as PIL's `convert('RGB')` ignores them.
+ * - Not supported (a clear error): Adam7-interlaced PNGs with 1, 2 or 4-bit samples (fast-png de-interlaces
+ *   whole bytes only), 12-bit and arithmetic-coded JPEGs. Of an APNG, the default image (IDAT) is decoded.
  * - JPEG: baseline and progressive, 1 (grey), 3 (YCbCr/RGB) and 4 (CMYK/YCCK, Adobe) components, decoded by
- *   jpeg-js. Its IDCT and chroma upsampling differ slightly from libjpeg's, so pixels differ from PIL's by about
- *   a level on average (never exactly equal in general).
+ *   jpeg-js. For YCbCr data the chroma upsampling and colour conversion are libjpeg's (see `jpeg-color.ts`), so
+ *   only jpeg-js's IDCT rounding differs from PIL's: about half a level on average (not exactly equal).
  */
 import { decode as decodePngLib } from 'fast-png';
 import jpeg from 'jpeg-js';
+import { isLibjpegYCbCr, yccToRGBLikeLibjpeg } from './jpeg-color.js';
 import { PreprocessError, type RGBImage } from './types.js';
 
 /** PIL's `Image.MAX_IMAGE_PIXELS` (`1024 * 1024 * 1024 // 4 // 3`): the default pixel budget. */
@@ -127,9 +131,17 @@ function scanPng(b: Uint8Array): PngHeader {
   return header;
 }
 
+interface JpegHeader extends ImageInfo {
+  /** Component ids and sampling factors, in frame order. */
+  components: { id: number; h: number; v: number }[];
+  /** An Adobe APP14 segment was seen (it may say the data is RGB or YCCK). */
+  adobe: boolean;
+}
+
 /** Reads the frame header (SOFn) of a JPEG, checking every segment length against the file. */
-function scanJpeg(b: Uint8Array): ImageInfo {
+function scanJpeg(b: Uint8Array): JpegHeader {
   let off = 2;
+  let adobe = false;
   while (off < b.length) {
     if (b[off] !== 0xff) fail(`corrupt JPEG: expected a marker at byte ${off}`);
     while (off < b.length && b[off] === 0xff) off++; // fill bytes
@@ -142,10 +154,30 @@ function scanJpeg(b: Uint8Array): ImageInfo {
     if (length < 2 || off + length > b.length) {
       fail(`truncated JPEG: segment 0xFF${marker.toString(16).toUpperCase()} runs past the end of the file`);
     }
+    if (marker === 0xee && length >= 7 && String.fromCharCode(...b.subarray(off + 2, off + 7)) === 'Adobe') {
+      adobe = true;
+    }
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isSof) {
       if (length < 8) fail('corrupt JPEG: frame header too short');
-      return { format: 'jpeg', height: u16(b, off + 3), width: u16(b, off + 5) };
+      if (marker > 0xc2) {
+        const kind =
+          marker === 0xc3 || marker === 0xc7 || marker === 0xcb || marker === 0xcf
+            ? 'lossless'
+            : 'arithmetic-coded or hierarchical';
+        fail(
+          `unsupported JPEG: ${kind} (SOF 0xFF${marker.toString(16).toUpperCase()}); baseline and progressive are supported`,
+        );
+      }
+      if (b[off + 2] !== 8) fail(`unsupported JPEG: ${b[off + 2]}-bit samples (8-bit are supported)`);
+      const n = b[off + 7];
+      if (length < 8 + 3 * n) fail('corrupt JPEG: frame header too short for its components');
+      const components = [];
+      for (let i = 0; i < n; i++) {
+        const c = off + 8 + 3 * i;
+        components.push({ id: b[c], h: b[c + 1] >> 4, v: b[c + 1] & 15 });
+      }
+      return { format: 'jpeg', height: u16(b, off + 3), width: u16(b, off + 5), components, adobe };
     }
     off += length;
   }
@@ -170,7 +202,10 @@ export function probeImage(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): I
     const { format, width, height } = scanPng(b);
     return { format, width, height };
   }
-  if (isJpeg(b)) return scanJpeg(b);
+  if (isJpeg(b)) {
+    const { format, width, height } = scanJpeg(b);
+    return { format, width, height };
+  }
   const other = otherFormat(b);
   if (other) fail(`${other} images are not supported (PNG and JPEG are)`);
   const head = Array.from(b.subarray(0, 4), (v) => v.toString(16).padStart(2, '0')).join(' ');
@@ -207,6 +242,12 @@ function decodePng(b: Uint8Array, maxPixels: number): RGBImage {
     fail(`corrupt PNG: bit depth ${h.depth} is not allowed with color type ${h.colorType}`);
   }
   if (h.interlace > 1) fail(`corrupt PNG: unknown interlace method ${h.interlace}`);
+  if (h.interlace === 1 && h.depth < 8) {
+    // fast-png 8 de-interlaces whole bytes only
+    fail(
+      `interlaced (Adam7) PNGs with ${h.depth}-bit samples are not supported (re-save without interlacing)`,
+    );
+  }
   const { width, height, depth } = h;
   const rowBytes = Math.ceil((width * channels * depth) / 8);
   const rawBytes = height * (rowBytes + 1);
@@ -270,14 +311,30 @@ function decodePng(b: Uint8Array, maxPixels: number): RGBImage {
   return { data: out, width, height };
 }
 
+/**
+ * Every 8x8 block of a JPEG costs at least one bit (its DC code, in the first scan that covers it), so a file of
+ * `n` bytes holds at most `512 * n` pixels.
+ */
+const JPEG_MAX_PIXELS_PER_BYTE = 512;
+
 function decodeJpeg(b: Uint8Array, maxPixels: number): RGBImage {
   const info = scanJpeg(b);
   checkSize(info, maxPixels);
+  const pixels = info.width * info.height;
+  if (pixels > JPEG_MAX_PIXELS_PER_BYTE * b.length + 4096) {
+    fail(
+      `corrupt JPEG: declares ${info.width}x${info.height} but ${b.length} bytes can hold at most ` +
+        `${JPEG_MAX_PIXELS_PER_BYTE * b.length + 4096} pixels`,
+    );
+  }
+  // YCbCr data: take jpeg-js's samples before its colour conversion, upsample and convert like libjpeg
+  const ycc = isLibjpegYCbCr(info.components, info.adobe);
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpeg.decode(b, {
       useTArray: true,
       formatAsRGBA: false,
+      colorTransform: ycc ? false : undefined,
       tolerantDecoding: false,
       maxResolutionInMP: maxPixels / 1e6 + 1,
       // component planes (up to 4, padded to blocks) plus the RGB output
@@ -291,7 +348,9 @@ function decodeJpeg(b: Uint8Array, maxPixels: number): RGBImage {
   if (width !== info.width || height !== info.height || data.length !== width * height * 3) {
     fail(`corrupt JPEG: decoded ${width}x${height}, header says ${info.width}x${info.height}`);
   }
-  return { data: data instanceof Uint8Array ? data : new Uint8Array(data), width, height };
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  if (ycc) yccToRGBLikeLibjpeg(bytes, width, height, info.components);
+  return { data: bytes, width, height };
 }
 
 /**

@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { fixturesDir, loadFixture, tf, useBackend } from '@swin/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from './decode.js';
-import { type EvalTransformConfig, evalResize, evalTransform, evalTransformArray } from './transform.js';
+import { evalTransform } from './tensor.js';
+import { type EvalTransformConfig, evalResize, evalTransformArray } from './transform.js';
 import type { RGBImage } from './types.js';
 
 /** `../shared/fixtures/preprocess`, next to the parity fixtures. */

@@ -1,11 +1,11 @@
 /**
  * Images from wherever they are: a file path (Node), a URL, bytes, a `Blob`/`File`, or a browser image source.
  *
- * Encoded images (path, URL, bytes, Blob/File) go through {@link decodeImage}: the same pixels as PIL in Node
- * and in the browser. Browser image objects (`HTMLImageElement`, `ImageBitmap`, canvases) are already decoded
+ * Encoded images (path, URL, bytes, Blob/File) go through {@link decodeImage}: the same pixels in Node and in
+ * the browser (PIL's for PNG, within about 0.15 levels for JPEG). Browser image objects (`HTMLImageElement`, `ImageBitmap`, canvases) are already decoded
  * by the browser, whose JPEG decoder, colour management and premultiplied-alpha canvases can change pixels;
  * they are read with `createImageBitmap(..., { colorSpaceConversion: 'none', premultiplyAlpha: 'none' })` and a
- * 2D canvas' `getImageData`. For pixels identical to timm's, pass the file (`File`/`Blob`/URL) instead.
+ * 2D canvas' `getImageData`. For timm's pixels, pass the file (`File`/`Blob`/URL) instead.
  */
 import { type DecodeOptions, decodeImage, MAX_IMAGE_PIXELS } from './decode.js';
 import { PreprocessError, type RGBImage } from './types.js';
@@ -22,6 +22,7 @@ export type ImageSource =
   | string
   | URL
   | Uint8Array
+  | ArrayBufferView
   | ArrayBuffer
   | Blob
   | ImageDataLike
@@ -176,8 +177,8 @@ async function fromDrawable(s: Drawable, maxPixels: number): Promise<RGBImage> {
  * Loads an image as 8-bit RGB from:
  * - a file path (Node only; `node:fs` is imported on demand) or a `file:`/`http(s):`/`data:`/`blob:` URL string
  *   or `URL` (fetched);
- * - PNG/JPEG bytes (`Uint8Array`, `ArrayBuffer`) or a `Blob`/`File`: decoded by {@link decodeImage} (exactly
- *   PIL's pixels);
+ * - PNG/JPEG bytes (`Uint8Array`, `Buffer`, other views, `ArrayBuffer`) or a `Blob`/`File`: decoded by
+ *   {@link decodeImage} (PIL's pixels for PNG, within about 0.15 levels on average for JPEG);
  * - an `ImageData` or any `{ data: Uint8ClampedArray | Uint8Array /* RGBA *\/, width, height }` (alpha dropped),
  *   or an {@link RGBImage} (returned as is);
  * - in a browser: `HTMLImageElement`, `ImageBitmap`, `HTMLCanvasElement`, `OffscreenCanvas` (read through a 2D
@@ -194,7 +195,7 @@ export async function loadImage(source: ImageSource, opts: DecodeOptions = {}): 
     return decodeImage(bytes, opts);
   }
   if (source instanceof URL) return decodeImage(await fetchBytes(source.href), opts);
-  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return decodeImage(source, opts);
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return decodeImage(source, opts);
   if (typeof Blob === 'function' && source instanceof Blob) {
     return decodeImage(new Uint8Array(await source.arrayBuffer()), opts);
   }

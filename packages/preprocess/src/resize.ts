@@ -143,18 +143,39 @@ function resampleHorizontal(
       const xmin = bounds[xx * 2];
       const xmax = bounds[xx * 2 + 1];
       const k0 = xx * ksize;
+      const o = rowOut + xx * ch;
+      if (ch === 3) {
+        // the common case, one pass over the taps for the three channels
+        let s0 = HALF;
+        let s1 = HALF;
+        let s2 = HALF;
+        let p = rowIn + xmin * 3;
+        for (let x = 0; x < xmax; x++, p += 3) {
+          const k = kk[k0 + x];
+          s0 += src[p] * k;
+          s1 += src[p + 1] * k;
+          s2 += src[p + 2] * k;
+        }
+        out[o] = clip8(s0);
+        out[o + 1] = clip8(s1);
+        out[o + 2] = clip8(s2);
+        continue;
+      }
       for (let b = 0; b < ch; b++) {
         let ss = HALF;
         let p = rowIn + xmin * ch + b;
         for (let x = 0; x < xmax; x++, p += ch) ss += src[p] * kk[k0 + x];
-        out[rowOut + xx * ch + b] = clip8(ss);
+        out[o + b] = clip8(ss);
       }
     }
   }
   return out;
 }
 
-/** Vertical pass: `src` is `w` wide, `ch` channels; bounds are row indices into `src` minus `yOffset`. */
+/**
+ * Vertical pass: `src` is `w` wide, `ch` channels; bounds are row indices into `src` minus `yOffset`. Each
+ * output row accumulates whole source rows (sequential memory access; the sums are PIL's, in the same order).
+ */
 function resampleVertical(
   src: Uint8Array,
   w: number,
@@ -163,20 +184,22 @@ function resampleVertical(
   yOffset: number,
   c: Coeffs,
 ): Uint8Array {
-  const out = new Uint8Array(w * outH * ch);
-  const { ksize, bounds, kk } = c;
   const stride = w * ch;
+  const out = new Uint8Array(stride * outH);
+  const acc = new Float64Array(stride);
+  const { ksize, bounds, kk } = c;
   for (let yy = 0; yy < outH; yy++) {
     const ymin = bounds[yy * 2] - yOffset;
     const ymax = bounds[yy * 2 + 1];
     const k0 = yy * ksize;
-    const rowOut = yy * stride;
-    for (let i = 0; i < stride; i++) {
-      let ss = HALF;
-      let p = ymin * stride + i;
-      for (let y = 0; y < ymax; y++, p += stride) ss += src[p] * kk[k0 + y];
-      out[rowOut + i] = clip8(ss);
+    acc.fill(HALF);
+    for (let y = 0; y < ymax; y++) {
+      const k = kk[k0 + y];
+      const row = (ymin + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] += src[row + i] * k;
     }
+    const rowOut = yy * stride;
+    for (let i = 0; i < stride; i++) out[rowOut + i] = clip8(acc[i]);
   }
   return out;
 }

@@ -4,7 +4,6 @@
  * The resize is {@link resizePIL} (byte-identical to PIL); the float steps are float32 like torch's, so the
  * output matches torchvision's up to float32 rounding.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { resizePILUnchecked } from './resize.js';
 import {
   checkRGBImage,
@@ -172,15 +171,4 @@ export function evalTransformArray(img: RGBImage, cfg: EvalTransformConfig): Eva
   checkRGBImage(img, 'evalTransform');
   checkConfig(cfg, 'evalTransform');
   return cropAndNormalize(resizeUnchecked(img, cfg), cfg);
-}
-
-/**
- * timm's evaluation transform as a model input: {@link evalTransformArray} in a tensor.
- * @param img `[H, W, 3]` uint8 RGB (from {@link decodeImage} or {@link loadImage}).
- * @returns a new `tf.Tensor4D` `[1, S, S, 3]` float32, NHWC (the caller disposes it).
- * @throws {PreprocessError} for a malformed image or config (no tensor is created then).
- */
-export function evalTransform(img: RGBImage, cfg: EvalTransformConfig): tf.Tensor4D {
-  const { data, shape } = evalTransformArray(img, cfg);
-  return tf.tensor4d(data, shape, 'float32');
 }

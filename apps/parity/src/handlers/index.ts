@@ -1,11 +1,12 @@
 import type { Handler } from '../runner.js';
+import { preprocessHandlers } from './preprocess.js';
 import { pvtHandlers } from './pvt.js';
 import { shuntedHandlers } from './shunted.js';
 import { swinHandlers } from './swin.js';
 import { swinMlpHandlers } from './swin-mlp.js';
 import { windowHandlers } from './window.js';
 
-export { pvtHandlers, shuntedHandlers, swinHandlers, swinMlpHandlers, windowHandlers };
+export { preprocessHandlers, pvtHandlers, shuntedHandlers, swinHandlers, swinMlpHandlers, windowHandlers };
 
 /** Every parity handler; the runner uses the first one whose `matches` accepts a fixture. */
 export const HANDLERS: readonly Handler[] = [
@@ -14,4 +15,5 @@ export const HANDLERS: readonly Handler[] = [
   ...swinMlpHandlers,
   ...shuntedHandlers,
   ...pvtHandlers,
+  ...preprocessHandlers,
 ];
