@@ -6,21 +6,37 @@
  */
 export {
   buildFromConfig,
+  countParams,
   createModel,
   createResolved,
   type FamilyConfig,
   type ModelOverrides,
   type RegistryModel,
+  swinStageWindowBackbone,
 } from './create.js';
+export { HUB_WEIGHT_FILES, type HubModelSpec, hubModelSpec, parseShardIndex } from './hub.js';
 export { IMAGENET_1K_LABELS } from './imagenet-1k.js';
 export { configFromTimmKwargs, KwargError, type TimmKwargsOptions } from './kwargs.js';
+export { hfHubBaseUrl, type LoadedModel, type LoadPretrainedOptions, loadPretrained } from './load.js';
 export {
+  type ClassificationPipeline,
+  disposeFeatures,
+  type ExtractedFeatures,
+  extractFeatures,
+  type ImageInput,
+  type PipelineOptions,
+  pipeline,
+  preprocessImage,
+} from './pipeline.js';
+export {
+  attachPretrainedCfg,
   cfgImageSize,
   copyPretrainedCfg,
   IMAGENET_DEFAULT_MEAN,
   IMAGENET_DEFAULT_STD,
   type Interpolation,
   type PretrainedCfg,
+  pretrainedCfgOf,
 } from './pretrained.js';
 export {
   ARCHITECTURES,
@@ -37,3 +53,5 @@ export {
   UnknownModelError,
 } from './registry.js';
 export { labelsFor, type Prediction, type TopKOptions, topK } from './topk.js';
+export { type LoadWeightsOptions, loadWeights, type WeightsReport } from './weights.js';
+export { configFromYacs, isSwinYacsConfig, type PlainValue, toPlain, type YacsModel } from './yacs.js';

@@ -67,7 +67,6 @@ describe('configFromTimmKwargs(swin)', () => {
         expect((e as Error).message).toMatch(re);
       }
     };
-    refuse({ window_size: [7, 7, 14, 7] }, 'window_size', /differs between stages; .*one window size/);
     refuse({ window_size: [7, 8] }, 'window_size', /square/);
     refuse({ always_partition: true }, 'always_partition', /not implemented; windows are clamped/);
     refuse({ global_pool: '' }, 'global_pool', /always average-pool/);
@@ -78,6 +77,12 @@ describe('configFromTimmKwargs(swin)', () => {
     refuse({ weight_init: 'xavier' }, 'weight_init', /weight_init must be/);
     refuse({ mlp_ratio: [4, 4, 2, 2] }, 'mlp_ratio', /one ratio for all stages/);
     refuse({ act_layer: 'relu' }, 'act_layer', /unknown kwarg 'act_layer'/);
+  });
+
+  it('gives per-stage windows (Swin-S3) as stageWindows', () => {
+    const fc = configFromTimmKwargs('swin', { window_size: [7, 7, 14, 7] });
+    expect(fc.family === 'swin' && fc.stageWindows).toEqual([7, 7, 14, 7]);
+    expect(() => configFromTimmKwargs('swin', { window_size: [7, 7, 14, 7], ape: true })).toThrow(/ape=True/);
   });
 
   it('notes training-only kwargs', () => {

@@ -133,12 +133,13 @@ const TIMM_SWIN = 'configFromTimmKwargs(swin)';
  * timm `SwinTransformer(**kwargs)` (timm/models/swin_transformer.py) -> a complete {@link SwinConfig}.
  * Honoured: img_size, patch_size, in_chans, num_classes, global_pool ('avg'), embed_dim (int, or the list
  * `embed_dim * 2**i`), depths, num_heads, head_dim (null or `dim / num_heads`), window_size (int, square pair,
- * or one value per stage when all equal), always_partition=False, strict_img_size (any input size is
+ * or one per stage: different windows per stage, as Swin-S3, give `stageWindows` and build a `@swin/backbone`
+ * HybridBackbone), always_partition=False, strict_img_size (any input size is
  * accepted either way), mlp_ratio (per stage when all equal), qkv_bias, qk_scale, drop_rate (training-only
  * head dropout), proj_drop_rate, attn_drop_rate, drop_path_rate, embed_layer (PatchEmbed), norm_layer
  * (LayerNorm), weight_init, and the official ape, patch_norm, use_checkpoint, fused_window_process.
  */
-function swinFromTimm(kw: Kw, note: (m: string) => void): SwinConfig {
+function swinFromTimm(kw: Kw, note: (m: string) => void): { config: SwinConfig; stageWindows?: number[] } {
   const fn = TIMM_SWIN;
   const depths = kw.depths ?? [2, 2, 6, 2];
   if (!Array.isArray(depths) || depths.length === 0) {
@@ -148,6 +149,7 @@ function swinFromTimm(kw: Kw, note: (m: string) => void): SwinConfig {
   const c: Partial<SwinConfig> = { depths: [...depths] as number[], normEps: 1e-5, dropPathRate: 0.1 };
   let embedList: unknown[] | null = null;
   let headDim: unknown = null;
+  let stageWindows: number[] | null = null;
   for (const [k, v] of Object.entries(kw)) {
     switch (k) {
       case 'depths':
@@ -181,13 +183,9 @@ function swinFromTimm(kw: Kw, note: (m: string) => void): SwinConfig {
         // timm: an int for every stage, a 2-sequence is one (h, w) window for every stage, else one per stage
         const per = !Array.isArray(v) || v.length === 2 ? new Array(n).fill(v) : ntuple(fn, k, v, n);
         const sizes = per.map((w) => pair(fn, k, w));
-        if (!sizes.every((w) => w === sizes[0])) {
-          throw new KwargError(
-            k,
-            `${fn}: window_size=${JSON.stringify(v)} differs between stages; @swin/swin-core's SwinTransformer has one window size for all stages (SwinConfig.windowSize)`,
-          );
-        }
         c.windowSize = sizes[0];
+        // Swin-S3: one window per stage, built as a @swin/backbone HybridBackbone (see buildFromConfig)
+        if (!sizes.every((w) => w === sizes[0])) stageWindows = sizes;
         break;
       }
       case 'always_partition':
@@ -261,6 +259,12 @@ function swinFromTimm(kw: Kw, note: (m: string) => void): SwinConfig {
     c.embedDim = e0;
   }
   const cfg = resolveSwinConfig(c);
+  if (stageWindows && cfg.ape) {
+    throw new KwargError(
+      'window_size',
+      `${fn}: per-stage window sizes with ape=True have no backbone equivalent`,
+    );
+  }
   if (headDim !== null && headDim !== undefined) {
     const hd = ntuple(fn, 'head_dim', headDim, n);
     hd.forEach((h, i) => {
@@ -273,7 +277,7 @@ function swinFromTimm(kw: Kw, note: (m: string) => void): SwinConfig {
       }
     });
   }
-  return cfg;
+  return stageWindows ? { config: cfg, stageWindows } : { config: cfg };
 }
 
 const TIMM_PVT2 = 'configFromTimmKwargs(pvt-v2)';
@@ -424,7 +428,7 @@ export function configFromTimmKwargs(
   const note = opts.onNote ?? (() => {});
   switch (family) {
     case 'swin':
-      return { family, config: swinFromTimm(kwargs, note) };
+      return { family, ...swinFromTimm(kwargs, note) };
     case 'pvt-v2':
       return { family, config: pvtV2FromTimm(kwargs, note) };
     case 'pvt-v1':

@@ -59,3 +59,20 @@ export function copyPretrainedCfg(cfg: PretrainedCfg): PretrainedCfg {
   if (cfg.labelNames) out.labelNames = [...cfg.labelNames];
   return out;
 }
+
+const ATTACHED = new WeakMap<object, PretrainedCfg>();
+
+/** Remembers the evaluation settings of `model`'s weights (done by `createModel` and `loadPretrained`). */
+export function attachPretrainedCfg<T extends object>(model: T, cfg: PretrainedCfg): T {
+  ATTACHED.set(model, cfg);
+  return model;
+}
+
+/**
+ * The evaluation settings attached to a model by `createModel` / `loadPretrained` (a copy), or null for models
+ * built otherwise.
+ */
+export function pretrainedCfgOf(model: object): PretrainedCfg | null {
+  const c = ATTACHED.get(model);
+  return c ? copyPretrainedCfg(c) : null;
+}

@@ -1,6 +1,14 @@
 import { useBackend } from '@swin/testing';
 import { describe, expect, it } from 'vitest';
-import { createModel } from './create.js';
+import { countParams, createModel, type RegistryModel } from './create.js';
+
+/** Effective window of the first block of every stage of a HybridBackbone. */
+function stageWindows(m: RegistryModel): number[] {
+  const b = m as unknown as { stages: { items: { blocks: { items: { windowSize: number }[] } }[] } };
+  return b.stages.items.map((s) => s.blocks.items[0].windowSize);
+}
+
+import { pretrainedCfgOf } from './pretrained.js';
 import { listModels, modelTags, PRETRAINED_CFGS, resolveModel, UnknownModelError } from './registry.js';
 
 describe('resolveModel', () => {
@@ -106,8 +114,7 @@ describe('listModels', () => {
       'pvt_v2_b5',
       'pvt_v2_b2_li',
     ]);
-    expect(listModels('swin_s3*')).toEqual([]);
-    expect(listModels('swin_s3*', { includeUnsupported: true })).toHaveLength(3);
+    expect(listModels('swin_s3*')).toEqual(['swin_s3_tiny_224', 'swin_s3_small_224', 'swin_s3_base_224']);
     expect(listModels('swin_tiny*', { pretrained: true })).toEqual([
       'swin_tiny_patch4_window7_224.ms_in1k',
       'swin_tiny_patch4_window7_224.ms_in22k_ft_in1k',
@@ -129,14 +136,65 @@ describe('createModel', () => {
       256,
     ]);
     m.dispose();
+    expect(pretrainedCfgOf(m)).toMatchObject({ tag: 'in1k', numClasses: 1000, cropPct: 0.9 });
     const s = createModel('shunted_t', { numClasses: 7 });
     expect([s.constructor.name, s.numClasses]).toEqual(['ShuntedTransformer', 7]);
+    expect(pretrainedCfgOf(s)).toMatchObject({ numClasses: 7, labelSet: 'custom', cropPct: 0.875 });
     s.dispose();
   });
 
-  it('refuses Swin-S3 saying why', () => {
-    expect(() => createModel('swin_s3_tiny_224')).toThrow(
-      /swin_s3_tiny_224 cannot be built: .*window size per stage/,
-    );
+  it('builds Swin-S3 (per-stage windows) as a backbone of Swin stages', async () => {
+    await useBackend('cpu');
+    const m = createModel('swin_s3_small_224');
+    expect([m.constructor.name, m.numClasses, m.numFeatures]).toEqual(['HybridBackbone', 1000, 768]);
+    expect(stageWindows(m)).toEqual([14, 14, 14, 7]);
+    m.dispose();
+  });
+});
+
+describe('countParams: every architecture of the registry has its published size', () => {
+  // timm's model tables (2 decimals), the papers / official READMEs (1 decimal or whole millions)
+  const TIMM: [string, number][] = [
+    ['swin_tiny_patch4_window7_224', 28.29],
+    ['swin_small_patch4_window7_224', 49.61],
+    ['swin_base_patch4_window7_224', 87.77],
+    ['swin_base_patch4_window12_384', 87.9],
+    ['swin_large_patch4_window7_224', 196.53],
+    ['swin_large_patch4_window12_384', 196.74],
+    ['swin_s3_tiny_224', 28.33],
+    ['swin_s3_small_224', 49.74],
+    ['swin_s3_base_224', 71.13],
+    ['pvt_v2_b0', 3.67],
+    ['pvt_v2_b1', 14.01],
+    ['pvt_v2_b2', 25.36],
+    ['pvt_v2_b3', 45.24],
+    ['pvt_v2_b4', 62.56],
+    ['pvt_v2_b5', 81.96],
+    ['pvt_v2_b2_li', 22.55],
+  ];
+  const PAPERS: [string, number, number][] = [
+    ['pvt_tiny', 13.2, 0.1],
+    ['pvt_small', 24.5, 0.1],
+    ['pvt_medium', 44.2, 0.1],
+    ['pvt_large', 61.4, 0.1],
+    ['shunted_t', 11.5, 0.1],
+    ['shunted_s', 22.4, 0.1],
+    ['shunted_b', 39.6, 0.1],
+    ['swin_mlp_tiny_c24_patch4_window8_256', 20, 0.5],
+    ['swin_mlp_tiny_c12_patch4_window8_256', 21, 0.5],
+    ['swin_mlp_tiny_c6_patch4_window8_256', 23, 0.5],
+    ['swin_mlp_base_patch4_window7_224', 61, 0.5],
+  ];
+  it.each(TIMM)('%s: %sM (timm)', (name, m) => {
+    expect((countParams(name) / 1e6).toFixed(2)).toBe(m.toFixed(2));
+  });
+  it.each(PAPERS)('%s: %sM (official)', (name, m, tol) => {
+    expect(Math.abs(countParams(name) / 1e6 - m)).toBeLessThanOrEqual(tol);
+  });
+  it('sizes the 22k heads and covers every listed architecture', () => {
+    expect(
+      countParams('swin_large_patch4_window7_224.ms_in22k') - countParams('swin_large_patch4_window7_224'),
+    ).toBe((1536 + 1) * (21841 - 1000)); // head weight + bias
+    expect(new Set([...TIMM, ...PAPERS].map((e) => e[0]))).toEqual(new Set(listModels()));
   });
 });

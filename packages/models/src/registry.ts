@@ -23,40 +23,75 @@ export type ModelFamily = 'swin' | 'swin-mlp' | 'shunted' | 'pvt-v1' | 'pvt-v2';
 export interface ArchEntry {
   family: ModelFamily;
   /**
-   * The preset of the family package that builds it (`@swin/backbone` `createModel(preset)`); `null` when the
-   * architecture is listed but cannot be built here (see `unsupported`).
+   * The preset of the family package that builds it (`@swin/backbone` `createModel(preset)`); `null` for
+   * architectures built from `timmArgs` alone (Swin-S3's per-stage windows: a `HybridBackbone`).
    */
   preset: string | null;
-  /** Why the architecture cannot be built (set when `preset` is null). */
+  /** Why the architecture cannot be built, when it cannot. */
   unsupported?: string;
+  /**
+   * timm only: the kwargs its `@register_model` function passes to the constructor (`model_args`); a hub
+   * `config.json`'s `model_args` are merged over them.
+   */
+  timmArgs?: Readonly<Record<string, unknown>>;
   /** Where the name comes from. */
   source: 'timm' | 'official';
   /** One line: what it is. */
   description: string;
 }
 
-const SWIN_S3_REFUSAL =
-  'Swin-S3 uses a different window size per stage (window_size=(7, 7, 14, 7) / (14, 14, 14, 7)); ' +
-  "@swin/swin-core's SwinTransformer has one window size for all stages (SwinConfig.windowSize)";
+const T = [2, 2, 6, 2];
+const S = [2, 2, 18, 2];
+const H3 = [3, 6, 12, 24];
+const H4 = [4, 8, 16, 32];
+const H6 = [6, 12, 24, 48];
+
+/** timm `swin_*` entrypoints: `dict(patch_size=4, window_size, embed_dim, depths, num_heads)`. */
+function swin(
+  preset: string,
+  description: string,
+  window: number,
+  embed: number,
+  depths: number[],
+  heads: number[],
+): ArchEntry {
+  const timmArgs = { patch_size: 4, window_size: window, embed_dim: embed, depths, num_heads: heads };
+  return { family: 'swin', preset, source: 'timm', description, timmArgs };
+}
+function s3(description: string, window: number[], depths: number[]): ArchEntry {
+  const timmArgs = { patch_size: 4, window_size: window, embed_dim: 96, depths, num_heads: H3 };
+  // no family preset: built from timm's kwargs as a HybridBackbone of Swin stages with per-stage windows
+  return { family: 'swin', preset: null, source: 'timm', description, timmArgs };
+}
+/** timm `pvt_v2_*` entrypoints: `dict(depths, embed_dims, num_heads=(1, 2, 5, 8), ...)`. */
+function pvt2(
+  preset: string,
+  description: string,
+  depths: number[],
+  extra: Record<string, unknown> = {},
+): ArchEntry {
+  const timmArgs = { depths, embed_dims: [64, 128, 320, 512], num_heads: [1, 2, 5, 8], ...extra };
+  return { family: 'pvt-v2', preset, source: 'timm', description, timmArgs };
+}
 
 /** Architecture name -> how to build it. */
 export const ARCHITECTURES: Readonly<Record<string, Readonly<ArchEntry>>> = Object.freeze({
-  swin_tiny_patch4_window7_224: swin('swin_tiny_patch4_window7_224', 'Swin-T @ 224x224'),
-  swin_small_patch4_window7_224: swin('swin_small_patch4_window7_224', 'Swin-S @ 224x224'),
-  swin_base_patch4_window7_224: swin('swin_base_patch4_window7_224', 'Swin-B @ 224x224'),
-  swin_base_patch4_window12_384: swin('swin_base_patch4_window12_384', 'Swin-B @ 384x384'),
-  swin_large_patch4_window7_224: swin('swin_large_patch4_window7_224', 'Swin-L @ 224x224'),
-  swin_large_patch4_window12_384: swin('swin_large_patch4_window12_384', 'Swin-L @ 384x384'),
-  swin_s3_tiny_224: s3('Swin-S3-T @ 224x224 (AutoFormerV2)'),
-  swin_s3_small_224: s3('Swin-S3-S @ 224x224 (AutoFormerV2)'),
-  swin_s3_base_224: s3('Swin-S3-B @ 224x224 (AutoFormerV2)'),
-  pvt_v2_b0: pvt2('pvt_v2_b0', 'PVT v2 B0'),
-  pvt_v2_b1: pvt2('pvt_v2_b1', 'PVT v2 B1'),
-  pvt_v2_b2: pvt2('pvt_v2_b2', 'PVT v2 B2'),
-  pvt_v2_b3: pvt2('pvt_v2_b3', 'PVT v2 B3'),
-  pvt_v2_b4: pvt2('pvt_v2_b4', 'PVT v2 B4'),
-  pvt_v2_b5: pvt2('pvt_v2_b5', 'PVT v2 B5'),
-  pvt_v2_b2_li: pvt2('pvt_v2_b2_li', 'PVT v2 B2 with linear SRA'),
+  swin_tiny_patch4_window7_224: swin('swin_tiny_patch4_window7_224', 'Swin-T @ 224x224', 7, 96, T, H3),
+  swin_small_patch4_window7_224: swin('swin_small_patch4_window7_224', 'Swin-S @ 224x224', 7, 96, S, H3),
+  swin_base_patch4_window7_224: swin('swin_base_patch4_window7_224', 'Swin-B @ 224x224', 7, 128, S, H4),
+  swin_base_patch4_window12_384: swin('swin_base_patch4_window12_384', 'Swin-B @ 384x384', 12, 128, S, H4),
+  swin_large_patch4_window7_224: swin('swin_large_patch4_window7_224', 'Swin-L @ 224x224', 7, 192, S, H6),
+  swin_large_patch4_window12_384: swin('swin_large_patch4_window12_384', 'Swin-L @ 384x384', 12, 192, S, H6),
+  swin_s3_tiny_224: s3('Swin-S3-T @ 224x224 (AutoFormerV2)', [7, 7, 14, 7], T),
+  swin_s3_small_224: s3('Swin-S3-S @ 224x224 (AutoFormerV2)', [14, 14, 14, 7], S),
+  swin_s3_base_224: s3('Swin-S3-B @ 224x224 (AutoFormerV2)', [7, 7, 14, 7], [2, 2, 30, 2]),
+  pvt_v2_b0: pvt2('pvt_v2_b0', 'PVT v2 B0', [2, 2, 2, 2], { embed_dims: [32, 64, 160, 256] }),
+  pvt_v2_b1: pvt2('pvt_v2_b1', 'PVT v2 B1', [2, 2, 2, 2]),
+  pvt_v2_b2: pvt2('pvt_v2_b2', 'PVT v2 B2', [3, 4, 6, 3]),
+  pvt_v2_b3: pvt2('pvt_v2_b3', 'PVT v2 B3', [3, 4, 18, 3]),
+  pvt_v2_b4: pvt2('pvt_v2_b4', 'PVT v2 B4', [3, 8, 27, 3]),
+  pvt_v2_b5: pvt2('pvt_v2_b5', 'PVT v2 B5', [3, 6, 40, 3], { mlp_ratios: [4, 4, 4, 4] }),
+  pvt_v2_b2_li: pvt2('pvt_v2_b2_li', 'PVT v2 B2 with linear SRA', [3, 4, 6, 3], { linear: true }),
   // official repositories (no timm name)
   pvt_tiny: official('pvt-v1', 'pvt_tiny', 'PVT v1 Tiny (whai362/PVT)'),
   pvt_small: official('pvt-v1', 'pvt_small', 'PVT v1 Small (whai362/PVT)'),
@@ -87,15 +122,6 @@ export const ARCHITECTURES: Readonly<Record<string, Readonly<ArchEntry>>> = Obje
   ),
 });
 
-function swin(preset: string, description: string): ArchEntry {
-  return { family: 'swin', preset, source: 'timm', description };
-}
-function s3(description: string): ArchEntry {
-  return { family: 'swin', preset: null, unsupported: SWIN_S3_REFUSAL, source: 'timm', description };
-}
-function pvt2(preset: string, description: string): ArchEntry {
-  return { family: 'pvt-v2', preset, source: 'timm', description };
-}
 function official(family: ModelFamily, preset: string, description: string): ArchEntry {
   return { family, preset, source: 'official', description };
 }
@@ -375,7 +401,7 @@ function globToRegExp(glob: string): RegExp {
 export interface ListModelsOptions {
   /** List `name.tag` for every pretrained config instead of architecture names. */
   pretrained?: boolean;
-  /** Include architectures that cannot be built here (Swin-S3). Default false. */
+  /** Include architectures that cannot be built here (none today). Default false. */
   includeUnsupported?: boolean;
 }
 
@@ -385,7 +411,7 @@ export interface ListModelsOptions {
  */
 export function listModels(filter?: string, opts: ListModelsOptions = {}): string[] {
   const names = opts.pretrained ? Object.keys(PRETRAINED_CFGS) : Object.keys(ARCHITECTURES);
-  const buildable = (n: string) => opts.includeUnsupported || ARCHITECTURES[n.split('.')[0]]?.preset !== null;
+  const buildable = (n: string) => opts.includeUnsupported || !ARCHITECTURES[n.split('.')[0]]?.unsupported;
   const out = names.filter(buildable);
   if (!filter) return out;
   if (/[*?]/.test(filter)) {
