@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { readSafetensors, writeSafetensors } from '@swin/nn';
+import { readSafetensors, writeSafetensors } from '@swin/io';
 import { expectNoLeak, NODE_BACKENDS, useBackend } from '@swin/testing';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

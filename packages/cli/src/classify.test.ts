@@ -183,7 +183,7 @@ describe('swin classify', () => {
 });
 
 describe('swin features', () => {
-  it('prints every stage (shape, stride, statistics) and saves them; equal to forwardFeatures', async () => {
+  it('prints every stage (shape, stride, statistics) and saves them; the saved maps match the printed numbers', async () => {
     const out = join(dir, 'features.safetensors');
     const r = await runSwin(['features', '--weights', hub, photo, '--out', out, '--json', '-q']);
     expect(r.code, r.stderr).toBe(0);

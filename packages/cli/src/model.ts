@@ -5,7 +5,7 @@
 import { loadPretrained, type PretrainedCfg } from '@swin/models';
 import type { EvalTransformConfig } from '@swin/preprocess';
 import { isUrl } from './args.js';
-import { UsageError } from './errors.js';
+import { oneLine, UsageError } from './errors.js';
 import { createProgress } from './progress.js';
 import { initBackend, warnRefused } from './runtime.js';
 
@@ -32,8 +32,12 @@ export function evalConfigOf(cfg: PretrainedCfg): EvalTransformConfig {
 
 /** Initialises the backend, then loads the model (the caller disposes `model`). */
 export async function loadModel(opts: ModelOptions) {
-  if (!opts.model && !opts.weights) {
-    throw new UsageError('give --model NAME, --weights FILE|URL|DIR, or both');
+  if (!opts.weights) {
+    throw new UsageError(
+      opts.model
+        ? `give --weights FILE|URL|DIR for ${opts.model} (e.g. the release .pth, or hf-hub:timm/<name> to download a hub folder)`
+        : 'give --weights FILE|URL|DIR (and --model NAME unless the checkpoint names its architecture)',
+    );
   }
   await initBackend(opts.backend);
   const src = opts.weights;
@@ -43,10 +47,11 @@ export async function loadModel(opts: ModelOptions) {
   let loaded: Awaited<ReturnType<typeof loadPretrained>>;
   try {
     loaded = await loadPretrained(opts.model ?? null, {
-      weights: src as string,
+      weights: src,
       wrapper: opts.wrapper,
-      strict: opts.strict,
-      onProgress: (n: number, total?: number) => progress.update(n, total),
+      strictPickle: opts.strict,
+      onProgress: (n, total) => progress.update(n, total),
+      warn: (message) => process.stderr.write(`swin: warning: ${oneLine(message)}\n`),
     });
     progress.stop();
   } catch (e) {

@@ -28,9 +28,11 @@ describe('swin usage', () => {
     for (const r of [cmd, opt, num, back]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('classify without --model and --weights is a usage error', async () => {
+  it('classify without --weights is a usage error naming what to give', async () => {
     const r = await runSwin(['classify', 'a.png']);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('swin: give --model NAME, --weights FILE|URL|DIR, or both');
+    expect(r.stderr.trim()).toBe(
+      'swin: give --weights FILE|URL|DIR (and --model NAME unless the checkpoint names its architecture)',
+    );
   });
 });

@@ -2,7 +2,7 @@
  * `swin classify --model NAME [--weights FILE|URL|DIR] IMAGE... [--top 5] [--json]`: each image through the
  * model's timm evaluation transform (`@swin/preprocess`), the model, and `topK` (`@swin/models`).
  */
-import { topK } from '@swin/models';
+import { labelsFor, topK } from '@swin/models';
 import { evalTransform, loadImage } from '@swin/preprocess';
 import * as tf from '@tensorflow/tfjs-core';
 import { evalConfigOf, loadModel, type ModelOptions } from '../model.js';
@@ -24,6 +24,7 @@ export async function classify(images: string[], opts: ClassifyOptions): Promise
   const { model, pretrainedCfg } = await loadModel(opts);
   const cfg = evalConfigOf(pretrainedCfg);
   const k = Math.min(opts.top, model.numClasses);
+  const labels = labelsFor(pretrainedCfg);
   const results: ClassifyResult[] = [];
   try {
     for (const image of images) {
@@ -33,7 +34,7 @@ export async function classify(images: string[], opts: ClassifyOptions): Promise
       try {
         const logits = tf.tidy(() => model.forward(x));
         try {
-          predictions = topK(logits, k)[0];
+          predictions = topK(logits, k, { labels })[0];
         } finally {
           logits.dispose();
         }

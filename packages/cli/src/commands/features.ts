@@ -5,9 +5,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { tensorsToSafetensors } from '@swin/io';
-import { evalTransform, loadImage } from '@swin/preprocess';
-import * as tf from '@tensorflow/tfjs-core';
-import { evalConfigOf, loadModel, type ModelOptions } from '../model.js';
+import { extractFeatures } from '@swin/models';
+import type * as tf from '@tensorflow/tfjs-core';
+import { loadModel, type ModelOptions } from '../model.js';
 
 /** Options of {@link features}. */
 export interface FeaturesOptions extends ModelOptions {
@@ -58,19 +58,12 @@ export async function features(image: string, opts: FeaturesOptions): Promise<vo
   const named: Record<string, tf.Tensor> = {};
   const stats: FeatureStats[] = [];
   try {
-    const rgb = await loadImage(image);
-    const x = evalTransform(rgb, evalConfigOf(pretrainedCfg));
-    let maps: tf.Tensor4D[];
-    try {
-      maps = tf.tidy(() => model.forwardFeatures(x));
-    } finally {
-      x.dispose();
-    }
+    const { features: maps, info } = await extractFeatures(model, image, pretrainedCfg);
     maps.forEach((m, i) => {
       named[`features.${i}`] = m;
     });
     for (const [i, m] of maps.entries()) {
-      stats.push(statsOf(`features.${i}`, await m.data(), m.shape.slice(), model.featureInfo[i]?.reduction));
+      stats.push(statsOf(`features.${i}`, await m.data(), m.shape.slice(), info[i]?.reduction));
     }
     if (opts.out !== undefined) await writeFile(opts.out, await tensorsToSafetensors(named));
   } finally {
