@@ -12,7 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseCheckpoint, tensorsToSafetensors } from '@swin/io';
-import { createModel, pipeline } from '@swin/models';
+import { createModel, extractFeatures, loadPretrained, pipeline } from '@swin/models';
 import { fixturesDir, tf, useBackend } from '@swin/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClassifyResult } from './commands/classify.js';
@@ -183,7 +183,7 @@ describe('swin classify', () => {
 });
 
 describe('swin features', () => {
-  it('prints every stage (shape, stride, statistics) and saves them; the saved maps match the printed numbers', async () => {
+  it('prints every stage (shape, stride, statistics) and saves them; the saved maps match the printed numbers and the library extractFeatures', async () => {
     const out = join(dir, 'features.safetensors');
     const r = await runSwin(['features', '--weights', hub, photo, '--out', out, '--json', '-q']);
     expect(r.code, r.stderr).toBe(0);
@@ -198,11 +198,25 @@ describe('swin features', () => {
     ]);
     const saved = parseCheckpoint(new Uint8Array(readFileSync(out)));
     expect(Object.keys(saved.tensors)).toEqual(['features.0', 'features.1', 'features.2', 'features.3']);
-    for (const f of rep.features) {
-      const d = saved.tensors[f.name].data as Float32Array;
-      const mean = d.reduce((a, b) => a + b, 0) / d.length;
-      expect(f.mean).toBeCloseTo(mean, 5);
-      expect(saved.tensors[f.name].shape).toEqual(f.shape);
+    // the library in this process: same weights, same photo, same backend
+    await useBackend('wasm');
+    const { model, pretrainedCfg } = await loadPretrained(null, { weights: hub });
+    const { features } = await extractFeatures(model, photo, pretrainedCfg);
+    try {
+      for (const [i, f] of rep.features.entries()) {
+        const d = saved.tensors[f.name].data as Float32Array;
+        const mean = d.reduce((a, b) => a + b, 0) / d.length;
+        expect(f.mean).toBeCloseTo(mean, 5);
+        expect(saved.tensors[f.name].shape).toEqual(f.shape);
+        expect(features[i].shape).toEqual(f.shape);
+        const lib = features[i].dataSync();
+        let maxDiff = 0;
+        for (let j = 0; j < lib.length; j++) maxDiff = Math.max(maxDiff, Math.abs(lib[j] - d[j]));
+        expect(maxDiff, f.name).toBeLessThan(1e-5);
+      }
+    } finally {
+      tf.dispose(features);
+      model.dispose();
     }
   });
 });

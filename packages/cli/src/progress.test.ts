@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createProgress, formatMiB, LineProgress } from './progress.js';
 
@@ -43,5 +44,38 @@ describe('LineProgress (stderr is not a TTY)', () => {
     const on = createProgress('z', { stream: s as never });
     expect(on).toBeInstanceOf(LineProgress);
     expect(formatMiB(1.5 * 1024 * 1024)).toBe('1.5 MB');
+  });
+});
+
+describe('BarProgress (stderr is a TTY)', () => {
+  function tty() {
+    const s = Object.assign(new PassThrough(), { isTTY: true, columns: 100 });
+    let out = '';
+    s.on('data', (d) => {
+      out += d.toString();
+    });
+    return { s, text: () => out };
+  }
+
+  it('draws a cli-progress bar with percentage and sizes, redrawn in place', async () => {
+    const t = tty();
+    const p = createProgress('download w.pth', { stream: t.s as never });
+    expect(p).not.toBeInstanceOf(LineProgress);
+    p.update(0, 2 * 1024 * 1024);
+    p.update(2 * 1024 * 1024, 2 * 1024 * 1024);
+    p.stop();
+    await new Promise((r) => setImmediate(r));
+    expect(t.text()).toMatch(/download w\.pth \[[^\]]+\] 100% \| 2\.0 MB \/ 2\.0 MB/);
+    expect(t.text()).not.toContain('done (');
+  });
+
+  it('abort clears the bar line: the error that follows is the only line left', async () => {
+    const t = tty();
+    const p = createProgress('read x.pth', { stream: t.s as never });
+    p.update(10, 100);
+    p.abort();
+    p.stop();
+    await new Promise((r) => setImmediate(r));
+    expect(t.text().endsWith('\x1b[1A\x1b[2K\r')).toBe(true);
   });
 });
