@@ -62,6 +62,11 @@ export const DEFAULT_WRAPPERS: readonly string[] = [
 const MAX_EXTRA_NODES = 1_000_000;
 const MAX_EXTRA_DEPTH = 200;
 
+/** Sets an own, enumerable property (a key named `__proto__` stays plain data). */
+function define(obj: object, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function isTensorValue(v: unknown): boolean {
   return v instanceof TensorRef;
 }
@@ -261,12 +266,12 @@ export function parseCheckpoint(
       throw e;
     }
     const keys = stripModule([...file.tensors.keys()]);
-    const tensors: Record<string, RawTensor> = Object.create(null);
+    const tensors: Record<string, RawTensor> = {};
     let i = 0;
     for (const t of file.tensors.values()) {
       const k = keys[i++];
       if (Object.hasOwn(tensors, k)) fail(`key ${quote(k)} appears twice after stripping 'module.'`);
-      tensors[k] = t;
+      define(tensors, k, t);
     }
     return {
       format,
@@ -317,10 +322,10 @@ export function parseCheckpoint(
   }
   const keys = stripModule(names);
   const raws = file.materialize(refs);
-  const tensors: Record<string, RawTensor> = Object.create(null);
+  const tensors: Record<string, RawTensor> = {};
   keys.forEach((k, i) => {
     if (Object.hasOwn(tensors, k)) fail(`key ${quote(k)} appears twice after stripping 'module.'`);
-    tensors[k] = raws[i];
+    define(tensors, k, raws[i]);
   });
   const extra: Record<string, unknown> = {};
   if (file.root instanceof PyDict) {
@@ -330,7 +335,8 @@ export function parseCheckpoint(
       if (wrapper === '' && v instanceof TensorRef) continue;
       rest.map.set(k, v);
     }
-    Object.assign(extra, toPlainData(rest));
+    const plain = toPlainData(rest) as Record<string, unknown>;
+    for (const k of Object.keys(plain)) define(extra, k, plain[k]);
   }
   return { format: file.format, wrapper, candidates, tensors, refusedGlobals: refused, extra };
 }
@@ -398,9 +404,9 @@ function halfToNumber(h: number): number {
 
 /** {@link rawToTensor} for every tensor of a checkpoint (all or nothing: nothing leaks on an error). */
 export function checkpointToTensors(ckpt: Pick<Checkpoint, 'tensors'>): Record<string, tf.Tensor> {
-  const out: Record<string, tf.Tensor> = Object.create(null);
+  const out: Record<string, tf.Tensor> = {};
   try {
-    for (const [k, raw] of Object.entries(ckpt.tensors)) out[k] = rawToTensor(raw, k);
+    for (const [k, raw] of Object.entries(ckpt.tensors)) define(out, k, rawToTensor(raw, k));
   } catch (e) {
     for (const t of Object.values(out)) t.dispose();
     throw e;

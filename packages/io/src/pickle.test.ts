@@ -320,6 +320,19 @@ describe('pickle machine: limits and malformed programs', () => {
     }
   });
 
+  it("keys named '__proto__' stay plain data in tensors and extra", () => {
+    const w = new PickleWriter().proto(2).emptyDict().mark().str('model');
+    stateDictOps(w, [
+      { name: '__proto__', storage: 'FloatStorage', data: f32Bytes([1]), numel: 1, shape: [1] },
+    ]);
+    w.str('__proto__').emptyDict().str('polluted').bool(true).setitem().setitems().stop();
+    const c = parseCheckpoint(torchZip(w.bytes(), [f32Bytes([1])]));
+    expect(Object.keys(c.tensors)).toEqual(['__proto__']);
+    expect(Object.hasOwn(c.extra, '__proto__')).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((c.extra as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('a global is a token, not a value: module aliases are normalised', () => {
     const { value } = run(new PickleWriter().proto(2).global('__builtin__', 'set').stop().bytes());
     expect(value).toBeInstanceOf(PyGlobal);
