@@ -14,7 +14,7 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 export const preprocessBrowserProject: TestProjectInlineConfiguration = {
   resolve: { conditions: ['@swin/source', ...defaultClientConditions] },
-  optimizeDeps: { include: ['fast-png', 'jpeg-js'] },
+  optimizeDeps: { include: ['fast-png', 'fflate', 'jpeg-js'] },
   test: {
     name: 'preprocess-browser',
     root: resolve(repoRoot, 'packages/preprocess'),

@@ -1,8 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { readSafetensors, writeSafetensors } from '@swin/io';
-import { expectNoLeak, NODE_BACKENDS, useBackend } from '@swin/testing';
+import { expectNoLeak, loadFixture, NODE_BACKENDS, useBackend } from '@swin/testing';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listPreprocessFixtures } from './handlers/preprocess.js';
@@ -40,19 +39,57 @@ describe('the preprocess family can fail', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   type Plain = Record<string, { shape: number[]; data: Float32Array | Int32Array }>;
+
+  /**
+   * A safetensors file of `tensors` (`expected` as F32, the images and bytes as U8 like the real fixtures),
+   * written here so that the test does not depend on which package holds the safetensors writer.
+   */
+  function writeFixture(path: string, tensors: Plain, metadata: Record<string, string>): void {
+    const header: Record<string, unknown> = { __metadata__: metadata };
+    const blobs: Uint8Array[] = [];
+    let offset = 0;
+    for (const [key, t] of Object.entries(tensors)) {
+      const bytes =
+        t.data instanceof Float32Array ? new Uint8Array(t.data.buffer.slice(0)) : Uint8Array.from(t.data);
+      header[key] = {
+        dtype: t.data instanceof Float32Array ? 'F32' : 'U8',
+        shape: t.shape,
+        data_offsets: [offset, offset + bytes.length],
+      };
+      blobs.push(bytes);
+      offset += bytes.length;
+    }
+    let json = JSON.stringify(header);
+    json += ' '.repeat((8 - (json.length % 8)) % 8);
+    const out = new Uint8Array(8 + json.length + offset);
+    new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+    out.set(new TextEncoder().encode(json), 8);
+    let o = 8 + json.length;
+    for (const b of blobs) {
+      out.set(b, o);
+      o += b.length;
+    }
+    writeFileSync(path, out);
+  }
+
   /** Copies the fixture with `mutate` applied to its (plain) tensors and `metadata` merged in; returns the path. */
   function corrupt(tag: string, mutate: (t: Plain) => void, metadata: Record<string, string> = {}): string {
-    const parsed = readSafetensors(new Uint8Array(readFileSync(source)));
+    const fx = loadFixture(source);
     const plain: Plain = {};
-    for (const [k, e] of parsed.tensors) {
-      plain[k] = {
-        shape: e.shape,
-        data: e.data instanceof Float32Array ? e.data.slice() : Int32Array.from(e.data),
-      };
+    try {
+      for (const [k, t] of Object.entries(fx.expected)) {
+        const data = t.dataSync();
+        plain[k] = {
+          shape: t.shape,
+          data: k === 'expected' ? Float32Array.from(data) : Int32Array.from(data),
+        };
+      }
+    } finally {
+      fx.dispose();
     }
     mutate(plain);
     const path = join(dir, `${tag}_${basename(source)}`);
-    writeFileSync(path, writeSafetensors(plain, { metadata: { ...parsed.metadata, ...metadata } }));
+    writeFixture(path, plain, { ...fx.metadata, ...metadata });
     return path;
   }
 

@@ -83,14 +83,7 @@ function expectError(f: () => unknown, re: RegExp): void {
 }
 
 describe('PNG: identical to Pillow 9.4 Image.open(f).convert("RGB")', () => {
-  // fast-png de-interlaces whole bytes only: that one case is refused by name instead
-  const supported = GOLDEN.png.filter((c) => c.name !== 'grey4_adam7');
-  it('refuses Adam7 with sub-byte samples with a clear error', () => {
-    const c = GOLDEN.png.find((x) => x.name === 'grey4_adam7');
-    expectError(() => decodeImage(fromBase64(c?.png ?? '')), /interlaced \(Adam7\) PNGs with 4-bit samples/);
-  });
-
-  it.each(supported)('$name', ({ png, rgb }) => {
+  it.each(GOLDEN.png)('$name', ({ png, rgb }) => {
     const img = decodeImage(fromBase64(png));
     expect([img.width, img.height]).toEqual([7, 5]);
     expect(differingBytes(img.data, fromBase64(rgb))).toBe(0);

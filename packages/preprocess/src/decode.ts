@@ -14,8 +14,9 @@
  *   RGB(A) and grey+alpha keep the high byte; 16-bit grey becomes PIL mode `I` and is clipped to 0..255 by
  *   `convert('RGB')` (so values above 255 are white, as in PIL). Gamma, ICC profiles and EXIF orientation are
  *   ignored, as PIL's `convert('RGB')` ignores them.
- * - Not supported (a clear error): Adam7-interlaced PNGs with 1, 2 or 4-bit samples (fast-png de-interlaces
- *   whole bytes only), 12-bit and arithmetic-coded JPEGs. Of an APNG, the default image (IDAT) is decoded.
+ * - Adam7-interlaced PNGs with 1, 2 or 4-bit samples, which fast-png de-interlaces wrongly (whole bytes), are
+ *   decoded by `png-adam7.ts`. Of an APNG, the default image (IDAT) is decoded.
+ * - Not supported (a clear error): 12-bit, lossless and arithmetic-coded JPEGs.
  * - JPEG: baseline and progressive, 1 (grey), 3 (YCbCr/RGB) and 4 (CMYK/YCCK, Adobe) components, decoded by
  *   jpeg-js. For YCbCr data the chroma upsampling and colour conversion are libjpeg's (see `jpeg-color.ts`), so
  *   only jpeg-js's IDCT rounding differs from PIL's: about half a level on average (not exactly equal).
@@ -23,6 +24,7 @@
 import { decode as decodePngLib } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { isLibjpegYCbCr, yccToRGBLikeLibjpeg } from './jpeg-color.js';
+import { decodeAdam7SubByte, type PngChunk } from './png-adam7.js';
 import { PreprocessError, type RGBImage } from './types.js';
 
 /** PIL's `Image.MAX_IMAGE_PIXELS` (`1024 * 1024 * 1024 // 4 // 3`): the default pixel budget. */
@@ -81,6 +83,8 @@ interface PngHeader extends ImageInfo {
   colorType: number;
   interlace: number;
   idatBytes: number;
+  /** Every chunk after IHDR up to IEND (views into the file, no copies). */
+  chunks: PngChunk[];
 }
 
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
@@ -117,11 +121,15 @@ function scanPng(b: Uint8Array): PngHeader {
         colorType,
         interlace: b[data + 12],
         idatBytes: 0,
+        chunks: [],
       };
-    } else if (type === 'IDAT') header.idatBytes += length;
-    else if (type === 'IEND') {
-      sawEnd = true;
-      break;
+    } else {
+      header.chunks.push({ type, data: b.subarray(data, data + length), crc: u32(b, data + length) });
+      if (type === 'IDAT') header.idatBytes += length;
+      else if (type === 'IEND') {
+        sawEnd = true;
+        break;
+      }
     }
     off += 12 + length;
   }
@@ -242,12 +250,6 @@ function decodePng(b: Uint8Array, maxPixels: number): RGBImage {
     fail(`corrupt PNG: bit depth ${h.depth} is not allowed with color type ${h.colorType}`);
   }
   if (h.interlace > 1) fail(`corrupt PNG: unknown interlace method ${h.interlace}`);
-  if (h.interlace === 1 && h.depth < 8) {
-    // fast-png 8 de-interlaces whole bytes only
-    fail(
-      `interlaced (Adam7) PNGs with ${h.depth}-bit samples are not supported (re-save without interlacing)`,
-    );
-  }
   const { width, height, depth } = h;
   const rowBytes = Math.ceil((width * channels * depth) / 8);
   const rawBytes = height * (rowBytes + 1);
@@ -257,6 +259,7 @@ function decodePng(b: Uint8Array, maxPixels: number): RGBImage {
         'bytes can hold at most about 1032 times that',
     );
   }
+  if (h.interlace === 1 && depth < 8) return decodeAdam7(h);
   let png: ReturnType<typeof decodePngLib>;
   try {
     png = decodePngLib(b, { checkCrc: true });
@@ -316,6 +319,35 @@ function decodePng(b: Uint8Array, maxPixels: number): RGBImage {
  * `n` bytes holds at most `512 * n` pixels.
  */
 const JPEG_MAX_PIXELS_PER_BYTE = 512;
+
+/** Interlaced 1/2/4-bit grey or palette PNGs, which fast-png cannot de-interlace (see `png-adam7.ts`). */
+function decodeAdam7(h: PngHeader): RGBImage {
+  const { width, height, depth, colorType } = h;
+  let samples: Uint8Array;
+  try {
+    samples = decodeAdam7SubByte(h.chunks, width, height, depth);
+  } catch (e) {
+    return fail(`corrupt PNG: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, e);
+  }
+  const plte = h.chunks.find((c) => c.type === 'PLTE');
+  if (colorType === 3 && (plte === undefined || plte.data.length % 3 !== 0)) {
+    fail('corrupt PNG: a palette image without a valid PLTE chunk');
+  }
+  const table =
+    colorType === 3 && plte
+      ? paletteTable(
+          Array.from({ length: plte.data.length / 3 }, (_, i) => [...plte.data.subarray(i * 3, i * 3 + 3)]),
+        )
+      : undefined;
+  const scale = 255 / ((1 << depth) - 1);
+  const out = new Uint8Array(width * height * 3);
+  for (let i = 0; i < samples.length; i++) {
+    const v = samples[i];
+    if (table) out.set(table.subarray(v * 3, v * 3 + 3), i * 3);
+    else out.fill(v * scale, i * 3, i * 3 + 3);
+  }
+  return { data: out, width, height };
+}
 
 function decodeJpeg(b: Uint8Array, maxPixels: number): RGBImage {
   const info = scanJpeg(b);

@@ -49,6 +49,20 @@ describe('loadImage in a browser', () => {
     same(await loadImage(canvasWith('element')));
   });
 
+  it('a WebGL canvas (no 2D context: read through createImageBitmap)', async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 4;
+    canvas.height = 3;
+    const gl = canvas.getContext('webgl2', { preserveDrawingBuffer: true });
+    expect(gl).not.toBeNull();
+    gl?.clearColor(0.2, 0.4, 0.6, 1);
+    gl?.clear(gl.COLOR_BUFFER_BIT);
+    const img = await loadImage(canvas);
+    expect([img.width, img.height]).toEqual([4, 3]);
+    expect(Array.from(img.data.subarray(0, 3))).toEqual([51, 102, 153]);
+    expect(new Set(img.data).size).toBe(3);
+  });
+
   it('ImageBitmap', async () => {
     const bitmap = await createImageBitmap(new ImageData(RGBA.slice(), W, H));
     same(await loadImage(bitmap));

@@ -149,6 +149,19 @@ async function fromDrawable(s: Drawable, maxPixels: number): Promise<RGBImage> {
   const [w, h] = drawableSize(s);
   if (!(w > 0 && h > 0)) fail(`the image source has a zero size (${w}x${h}); is it loaded?`);
   if (w * h > maxPixels) fail(`${w}x${h} is over the pixel budget of ${maxPixels}`);
+  try {
+    return await readPixels(s, w, h, maxPixels);
+  } catch (e) {
+    if (e instanceof PreprocessError) throw e;
+    const name = e instanceof Error ? e.name : '';
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    const hint = name === 'SecurityError' ? ' (a cross-origin image needs CORS to be read)' : '';
+    return fail(`could not read the image's pixels: ${why}${hint}`);
+  }
+}
+
+/** The RGB pixels of a browser image source of size `w` x `h`, through a 2D canvas. */
+async function readPixels(s: Drawable, w: number, h: number, maxPixels: number): Promise<RGBImage> {
   // a canvas 2D context can hand out its pixels directly
   const canvas = s as HTMLCanvasElement | OffscreenCanvas;
   if (
