@@ -99,6 +99,10 @@ describe('parseShardIndex', () => {
       expect(() => parseShardIndex({ weight_map: { a: bad } })).toThrow(/not a plain file name/);
     }
     expect(() => parseShardIndex({})).toThrow(/no 'weight_map'/);
+    const proto = parseShardIndex(
+      JSON.parse('{"weight_map": {"__proto__": "a.safetensors", "b": "a.safetensors"}}'),
+    );
+    expect(Object.keys(proto.weightMap)).toEqual(['__proto__', 'b']);
     expect(() => parseShardIndex({ weight_map: {} })).toThrow(/empty/);
   });
 });

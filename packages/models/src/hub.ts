@@ -162,7 +162,7 @@ export function hubModelSpec(json: unknown, opts: { onNote?: (message: string) =
  */
 export function parseShardIndex(json: unknown): { weightMap: Record<string, string>; shards: string[] } {
   if (!isObj(json) || !isObj(json.weight_map)) throw new Error("hub shard index: no 'weight_map' object");
-  const weightMap: Record<string, string> = {};
+  const weightMap: Record<string, string> = Object.create(null); // keys are untrusted ('__proto__' stays a key)
   const shards: string[] = [];
   for (const [k, f] of Object.entries(json.weight_map)) {
     if (typeof f !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(f) || f.includes('..')) {

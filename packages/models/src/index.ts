@@ -17,7 +17,13 @@ export {
 export { HUB_WEIGHT_FILES, type HubModelSpec, hubModelSpec, parseShardIndex } from './hub.js';
 export { IMAGENET_1K_LABELS } from './imagenet-1k.js';
 export { configFromTimmKwargs, KwargError, type TimmKwargsOptions } from './kwargs.js';
-export { hfHubBaseUrl, type LoadedModel, type LoadPretrainedOptions, loadPretrained } from './load.js';
+export {
+  defaultWeights,
+  hfHubBaseUrl,
+  type LoadedModel,
+  type LoadPretrainedOptions,
+  loadPretrained,
+} from './load.js';
 export {
   type ClassificationPipeline,
   disposeFeatures,

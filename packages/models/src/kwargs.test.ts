@@ -1,9 +1,10 @@
-import { officialToTimmPVTv2 } from '@swin/pvt';
-import { exportTimmLayout, type SwinTransformer } from '@swin/swin-core';
+import { officialToTimmPVTv2, type PVTConfig, type PVTPresetName, pvtConfig, pvtParamCount } from '@swin/pvt';
+import { exportTimmLayout, type SwinTransformer, swinParamCount, swinPresetConfig } from '@swin/swin-core';
 import { compareTensors, loadFixture, type tf, useBackend } from '@swin/testing';
 import { describe, expect, it } from 'vitest';
-import { buildFromConfig } from './create.js';
+import { buildFromConfig, countParams } from './create.js';
 import { configFromTimmKwargs, KwargError } from './kwargs.js';
+import { listModels, resolveModel } from './registry.js';
 
 /** The kwargs timm's constructor would take for the fixtures' official Swin kwargs. */
 function timmSwinKwargs(official: Record<string, unknown>): Record<string, unknown> {
@@ -168,5 +169,39 @@ describe('configFromTimmKwargs(official families)', () => {
       }
     }
     expect(() => configFromTimmKwargs('shunted', { window_size: 7 })).toThrow(/unknown kwarg 'window_size'/);
+  });
+});
+
+describe('the registry timm kwargs', () => {
+  it('give the same architecture as the family presets (timm entrypoint model_args = preset)', () => {
+    for (const name of listModels()) {
+      const r = resolveModel(name);
+      if (!r.arch.timmArgs || r.arch.preset === null) continue;
+      const size = r.pretrainedCfg.inputSize;
+      const fc = configFromTimmKwargs(r.family, {
+        ...r.arch.timmArgs,
+        ...(r.family === 'swin' ? { img_size: size[1] } : {}),
+      });
+      const n = fc.family === 'swin' ? swinParamCount(fc.config) : pvtParamCount(fc.config as PVTConfig);
+      expect(n, name).toBe(countParams(name));
+      const preset = (
+        fc.family === 'swin' ? swinPresetConfig(r.arch.preset) : pvtConfig(r.arch.preset as PVTPresetName)
+      ) as Record<string, unknown>;
+      const got = fc.config as Record<string, unknown>;
+      for (const k of [
+        'embedDim',
+        'embedDims',
+        'depths',
+        'numHeads',
+        'windowSize',
+        'mlpRatio',
+        'mlpRatios',
+        'srRatios',
+        'linear',
+        'imgSize',
+      ]) {
+        if (k in preset) expect(got[k], `${name}.${k}`).toEqual(preset[k]);
+      }
+    }
   });
 });

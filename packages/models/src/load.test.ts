@@ -9,7 +9,7 @@ import { officialToTimmPVTv2 } from '@swin/pvt';
 import { exportTimmLayout } from '@swin/swin-core';
 import { compareTensors, fixturesDir, loadFixture, tf, useBackend } from '@swin/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hfHubBaseUrl, type LoadedModel, loadPretrained } from './load.js';
+import { defaultWeights, hfHubBaseUrl, type LoadedModel, loadPretrained } from './load.js';
 import { pipeline } from './pipeline.js';
 
 const CKPTS = join(fixturesDir(), '..', 'checkpoints');
@@ -291,6 +291,11 @@ describe('loadPretrained: architecture from the weights', () => {
       expect([b.report.format, b.report.layout]).toEqual(['torch-zip', 'official']);
       expectFixtureLogits(b, 'pvt_v2_model_64.safetensors');
       b.model.dispose();
+      // overrides keep the folder's model_args (a new 4-class head: only the head mismatches)
+      const c = await loadPretrained(null, { weights: bin, overrides: { numClasses: 4 }, strict: false });
+      expect([c.model.numClasses, c.pretrainedCfg.numClasses, c.report.missing]).toEqual([4, 4, []]);
+      expect(c.report.mismatched.map((m) => m.key).sort()).toEqual(['head.bias', 'head.weight']);
+      c.model.dispose();
     });
 
     it('pipeline classifies a photo with the folder weights and label names', async () => {
@@ -357,5 +362,17 @@ describe('hfHubBaseUrl', () => {
     for (const bad of ['hf-hub:timm', 'hf-hub:../x/y', 'hf-hub:a/b/c', 'hf-hub:a b/c']) {
       expect(() => hfHubBaseUrl(bad)).toThrow(/bad hub id/);
     }
+  });
+});
+
+describe('defaultWeights', () => {
+  it('points registry names at their published weights', async () => {
+    expect(defaultWeights('swin_tiny_patch4_window7_224')).toBe(
+      'hf-hub:timm/swin_tiny_patch4_window7_224.ms_in1k',
+    );
+    expect(defaultWeights('pvt_v2_b2_li.in1k')).toBe('hf-hub:timm/pvt_v2_b2_li.in1k');
+    expect(() => defaultWeights('shunted_t')).toThrow(/no download location is known for shunted_t.in1k/);
+    await expect(loadPretrained('pvt_tiny')).rejects.toThrow(/no download location/);
+    await expect(loadPretrained(null)).rejects.toThrow(/give a model name, weights .*, or both/);
   });
 });

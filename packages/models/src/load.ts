@@ -12,7 +12,13 @@ import {
   readCheckpoint,
 } from '@swin/io';
 import type * as tf from '@tensorflow/tfjs-core';
-import { buildFromConfig, createResolved, type ModelOverrides, type RegistryModel } from './create.js';
+import {
+  buildFromConfig,
+  createResolved,
+  type FamilyConfig,
+  type ModelOverrides,
+  type RegistryModel,
+} from './create.js';
 import { HUB_WEIGHT_FILES, hubModelSpec, parseShardIndex } from './hub.js';
 import { attachPretrainedCfg, type PretrainedCfg } from './pretrained.js';
 import { type ModelFamily, resolveModel } from './registry.js';
@@ -23,9 +29,11 @@ import { configFromYacs, isSwinYacsConfig } from './yacs.js';
 export interface LoadPretrainedOptions {
   /**
    * The weights: a checkpoint (Node path, http(s) URL, `URL`, bytes, `Blob`/`File`) or a hub folder (a directory
-   * path in Node, a base URL ending in `/`, a URL of its `config.json`, or `hf-hub:<org>/<name>`).
+   * path in Node, a base URL ending in `/`, a URL of its `config.json`, or `hf-hub:<org>/<name>`). Default (with
+   * a name): the published weights of the name's tag ({@link defaultWeights}: its timm hub repository, else its
+   * release URL), downloaded (browsers keep them in Cache Storage).
    */
-  weights: CheckpointSource;
+  weights?: CheckpointSource;
   /** Top-level key of the state dict in a wrapped checkpoint (`'model'`, `'state_dict'`, `'model_ema'`, ...). */
   wrapper?: string;
   /** Fail on missing, unexpected or shape-mismatched keys (default true); otherwise the report lists them. */
@@ -78,6 +86,23 @@ export function hfHubBaseUrl(id: string): string {
     throw new Error(`loadPretrained: bad hub id '${repo}' (expected <org>/<name>)`);
   }
   return `https://huggingface.co/${repo}/resolve/main`;
+}
+
+/**
+ * Where the published weights of registry name `name` (tag included or default) are: `hf-hub:<hfHubId>` when
+ * timm publishes them on the Hugging Face hub (config.json + model.safetensors), else the release URL.
+ *
+ * @throws Error for names without published weights here (the official PVT v1, Shunted and Swin-MLP releases
+ *   are on cloud drives without stable direct links: download them and pass the file).
+ */
+export function defaultWeights(name: string): string {
+  const r = resolveModel(name);
+  const cfg = r.pretrainedCfg;
+  if (cfg.hfHubId) return `hf-hub:${cfg.hfHubId}`;
+  if (cfg.url) return cfg.url;
+  throw new Error(
+    `loadPretrained: no download location is known for ${r.name}.${r.tag}; download the official weights and pass them as opts.weights`,
+  );
 }
 
 /** Whether `weights` names a hub folder (and where). */
@@ -150,7 +175,7 @@ async function readWeights(
   opts: LoadPretrainedOptions,
   expectKeys?: Record<string, string>,
 ): Promise<ReadWeights> {
-  const tensors: Record<string, tf.Tensor> = {};
+  const tensors: Record<string, tf.Tensor> = Object.create(null); // keys come from the file
   const ckpts: Checkpoint[] = [];
   const files: string[] = [];
   try {
@@ -203,13 +228,21 @@ async function readWeights(
  * @throws Error when no architecture can be found (no name, no yacs config, no hub config), for unknown names
  *   (with suggestions), unreadable files (one line from `@swin/io`) and strict key mismatches.
  */
-export async function loadPretrained(name: string | null, opts: LoadPretrainedOptions): Promise<LoadedModel> {
-  if (!opts || opts.weights === undefined || opts.weights === null) {
-    throw new Error(
-      'loadPretrained: opts.weights is required (a checkpoint file, URL, bytes or a hub folder)',
-    );
-  }
+export async function loadPretrained(
+  name: string | null,
+  options: LoadPretrainedOptions = {},
+): Promise<LoadedModel> {
   const named = name ? resolveModel(name) : null;
+  let weights = options.weights;
+  if (weights === undefined || weights === null) {
+    if (!named) {
+      throw new Error(
+        'loadPretrained: give a model name, weights (a checkpoint file, URL, bytes or a hub folder), or both',
+      );
+    }
+    weights = defaultWeights(`${named.name}.${named.tag}`);
+  }
+  const opts: LoadPretrainedOptions & { weights: CheckpointSource } = { ...options, weights };
   const hub = await hubLocation(opts.weights);
   let model: RegistryModel;
   let pretrainedCfg: PretrainedCfg;
@@ -238,9 +271,12 @@ export async function loadPretrained(name: string | null, opts: LoadPretrainedOp
       read = await readWeights([{ src: where(hub, file), label: file }], opts);
     }
     try {
-      model = opts.overrides
-        ? createResolved(spec.resolved, { numClasses: spec.pretrainedCfg.numClasses, ...opts.overrides })
-        : spec.build();
+      const fc = spec.familyConfig;
+      model = !opts.overrides
+        ? spec.build()
+        : fc
+          ? buildFromConfig({ ...fc, config: { ...fc.config, ...opts.overrides } } as FamilyConfig)
+          : createResolved(spec.resolved, { numClasses: spec.pretrainedCfg.numClasses, ...opts.overrides });
     } catch (e) {
       disposeAll(read.tensors);
       throw e;
@@ -266,7 +302,10 @@ export async function loadPretrained(name: string | null, opts: LoadPretrainedOp
           );
         }
         const y = configFromYacs(config);
-        model = buildFromConfig(y.model);
+        model = buildFromConfig({
+          ...y.model,
+          config: { ...y.model.config, ...opts.overrides },
+        } as FamilyConfig);
         pretrainedCfg = y.pretrainedCfg;
         family = y.model.family;
         archName = y.name ?? null;
