@@ -28,7 +28,7 @@ function weightsOptions(cmd: Command): Command {
     )
     .option(
       '-w, --weights <file|url|dir>',
-      'checkpoint: .pth/.pt/.bin/.ckpt/.safetensors file, http(s) URL, or hub folder',
+      'checkpoint: .pth/.pt/.bin/.ckpt/.safetensors file, http(s) URL, or hub folder (default: the published weights of --model)',
     )
     .option(
       '--wrapper <key>',

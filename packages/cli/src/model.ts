@@ -2,7 +2,7 @@
  * Model loading shared by `classify` and `features`: a name and/or weights (file, URL, hub folder) through
  * `@swin/models`' `loadPretrained`, with progress on stderr, and the model's timm evaluation transform.
  */
-import { loadPretrained, type PretrainedCfg } from '@swin/models';
+import { defaultWeights, loadPretrained, type PretrainedCfg } from '@swin/models';
 import type { EvalTransformConfig } from '@swin/preprocess';
 import { isUrl } from './args.js';
 import { oneLine, UsageError } from './errors.js';
@@ -32,17 +32,13 @@ export function evalConfigOf(cfg: PretrainedCfg): EvalTransformConfig {
 
 /** Initialises the backend, then loads the model (the caller disposes `model`). */
 export async function loadModel(opts: ModelOptions) {
-  if (!opts.weights) {
-    throw new UsageError(
-      opts.model
-        ? `give --weights FILE|URL|DIR for ${opts.model} (e.g. the release .pth, or hf-hub:timm/<name> to download a hub folder)`
-        : 'give --weights FILE|URL|DIR (and --model NAME unless the checkpoint names its architecture)',
-    );
+  if (!opts.model && !opts.weights) {
+    throw new UsageError('give --model NAME, --weights FILE|URL|DIR, or both');
   }
+  // without --weights: the published weights of the name's tag (timm's hub repository, else the release URL)
+  const src = opts.weights ?? defaultWeights(opts.model as string);
   await initBackend(opts.backend);
-  const src = opts.weights;
-  const label =
-    src === undefined ? `weights of ${opts.model}` : isUrl(src) ? `download ${src}` : `read ${src}`;
+  const label = isUrl(src) || src.startsWith('hf-hub:') ? `download ${src}` : `read ${src}`;
   const progress = createProgress(label, { enabled: !opts.quiet });
   let loaded: Awaited<ReturnType<typeof loadPretrained>>;
   try {

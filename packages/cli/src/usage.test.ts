@@ -28,11 +28,13 @@ describe('swin usage', () => {
     for (const r of [cmd, opt, num, back]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('classify without --weights is a usage error naming what to give', async () => {
+  it('classify without --model and --weights is a usage error; a name without published weights says so', async () => {
     const r = await runSwin(['classify', 'a.png']);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(
-      'swin: give --weights FILE|URL|DIR (and --model NAME unless the checkpoint names its architecture)',
-    );
+    expect(r.stderr.trim()).toBe('swin: give --model NAME, --weights FILE|URL|DIR, or both');
+    const s = await runSwin(['classify', '--model', 'shunted_t', 'a.png']);
+    expect(s.code).toBe(1);
+    expect(s.stderr.trim().split('\n')).toHaveLength(1);
+    expect(s.stderr).toMatch(/^swin: .*shunted_t.*/);
   });
 });
