@@ -78,22 +78,31 @@ interface Coeffs {
 }
 
 /**
- * `precompute_coeffs` + `normalize_coeffs_8bpc`: weights of `outSize` output pixels over the source interval
- * `[in0, in1)` of an axis of `inSize` pixels.
+ * `precompute_coeffs` + `normalize_coeffs_8bpc`: weights of the output pixels `[from, to)` (of `outSize`) over the
+ * source interval `[in0, in1)` of an axis of `inSize` pixels. Each pixel's weights depend on its index only.
  */
-function precomputeCoeffs(inSize: number, in0: number, in1: number, outSize: number, filter: Filter): Coeffs {
+function precomputeCoeffs(
+  inSize: number,
+  in0: number,
+  in1: number,
+  outSize: number,
+  filter: Filter,
+  from = 0,
+  to = outSize,
+): Coeffs {
   // (double)(in1 - in0) with float in0/in1
   const scale = Math.fround(in1 - in0) / outSize;
   const filterscale = Math.max(scale, 1);
   const support = filter.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const kk = new Int32Array(outSize * ksize);
+  const bounds = new Int32Array((to - from) * 2);
+  const kk = new Int32Array((to - from) * ksize);
   const w = new Float64Array(ksize);
   const ss = 1 / filterscale;
   const one = 2 ** PRECISION_BITS;
-  for (let xx = 0; xx < outSize; xx++) {
+  for (let xx = from; xx < to; xx++) {
     const center = in0 + (xx + 0.5) * scale;
+    const j = xx - from;
     let xmin = Math.trunc(center - support + 0.5);
     if (xmin < 0) xmin = 0;
     let xmax = Math.trunc(center + support + 0.5);
@@ -108,10 +117,10 @@ function precomputeCoeffs(inSize: number, in0: number, in1: number, outSize: num
     for (let x = 0; x < xmax; x++) {
       const k = ww !== 0 ? w[x] / ww : w[x];
       // (int)(±0.5 + k * (1 << PRECISION_BITS)): truncation toward zero
-      kk[xx * ksize + x] = Math.trunc(k < 0 ? -0.5 + k * one : 0.5 + k * one);
+      kk[j * ksize + x] = Math.trunc(k < 0 ? -0.5 + k * one : 0.5 + k * one);
     }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = xmax;
+    bounds[j * 2] = xmin;
+    bounds[j * 2 + 1] = xmax;
   }
   return { ksize, bounds, kk };
 }
@@ -204,7 +213,10 @@ function resampleVertical(
   return out;
 }
 
-/** `ImagingScaleAffine` (what `Image.resize(..., NEAREST)` runs): float stepping, truncation, zero fill. */
+/**
+ * `ImagingScaleAffine` (what `Image.resize(..., NEAREST)` runs): float stepping, truncation, zero fill. Only the
+ * output window `[x0, y0, x1, y1)` is written, but the positions are stepped from 0 as PIL accumulates them.
+ */
 function resampleNearest(
   src: Uint8Array,
   inW: number,
@@ -213,31 +225,30 @@ function resampleNearest(
   outW: number,
   outH: number,
   box: readonly number[],
+  win: readonly number[],
 ): Uint8Array {
-  const out = new Uint8Array(outW * outH * ch);
+  const [wx0, wy0, wx1, wy1] = win;
+  const ow = wx1 - wx0;
+  const out = new Uint8Array(ow * (wy1 - wy0) * ch);
   const a0 = Math.fround(box[2] - box[0]) / outW;
   const a4 = Math.fround(box[3] - box[1]) / outH;
-  const xintab = new Int32Array(outW);
+  const xintab = new Int32Array(outW).fill(-1);
   let xo = box[0] + a0 * 0.5;
-  let xmin = outW;
-  let xmax = 0;
   for (let x = 0; x < outW; x++) {
     const xin = xo < 0 ? -1 : Math.trunc(xo);
-    if (xin >= 0 && xin < inW) {
-      xmax = x + 1;
-      if (x < xmin) xmin = x;
-      xintab[x] = xin;
-    }
+    if (xin >= 0 && xin < inW) xintab[x] = xin;
     xo += a0;
   }
   let yo = box[1] + a4 * 0.5;
-  for (let y = 0; y < outH; y++) {
+  for (let y = 0; y < wy1; y++) {
     const yi = yo < 0 ? -1 : Math.trunc(yo);
-    if (yi >= 0 && yi < inH) {
+    if (y >= wy0 && yi >= 0 && yi < inH) {
       const rowIn = yi * inW * ch;
-      const rowOut = y * outW * ch;
-      for (let x = xmin; x < xmax; x++) {
-        for (let b = 0; b < ch; b++) out[rowOut + x * ch + b] = src[rowIn + xintab[x] * ch + b];
+      const rowOut = (y - wy0) * ow * ch;
+      for (let x = wx0; x < wx1; x++) {
+        const xin = xintab[x];
+        if (xin < 0) continue; // outside the source: PIL's fill (zeros)
+        for (let b = 0; b < ch; b++) out[rowOut + (x - wx0) * ch + b] = src[rowIn + xin * ch + b];
       }
     }
     yo += a4;
@@ -259,7 +270,9 @@ function cropBox(src: Uint8Array, inW: number, ch: number, box: readonly number[
 /**
  * PIL's `Image.resize((width, height), filter, box)` on interleaved 8-bit pixels with `ch` channels (1 to 4),
  * without argument checks (see {@link resizePIL}). `box` (default the whole image) is `[x0, y0, x1, y1]` in
- * source pixels, float32 like PIL's.
+ * source pixels, float32 like PIL's. `window` (default the whole output) is the part `[x0, y0, x1, y1)` of the
+ * `width` x `height` output to compute: the same bytes as cropping PIL's output, without computing the rest.
+ * @returns the window's pixels, `[y1 - y0, x1 - x0, ch]`.
  */
 export function resizePILUnchecked(
   src: Uint8Array,
@@ -270,33 +283,39 @@ export function resizePILUnchecked(
   height: number,
   filter: ResampleFilter,
   boxIn?: readonly [number, number, number, number],
+  window?: readonly [number, number, number, number],
 ): Uint8Array {
   const box = (boxIn ?? [0, 0, inW, inH]).map((v) => Math.fround(v));
+  const [wx0, wy0, wx1, wy1] = window ?? [0, 0, width, height];
   // _imaging.c `_resize`: an integer box of the requested size is a crop (a copy for the whole image)
   const isInt = box[0] === Math.trunc(box[0]) && box[1] === Math.trunc(box[1]);
   if (isInt && Math.fround(box[2] - box[0]) === width && Math.fround(box[3] - box[1]) === height) {
-    return cropBox(src, inW, ch, box);
+    return cropBox(src, inW, ch, [box[0] + wx0, box[1] + wy0, box[0] + wx1, box[1] + wy1]);
   }
-  if (filter === 'nearest') return resampleNearest(src, inW, inH, ch, width, height, box);
+  if (filter === 'nearest')
+    return resampleNearest(src, inW, inH, ch, width, height, box, [wx0, wy0, wx1, wy1]);
   const f = FILTERS[filter];
-  // ImagingResampleInner
+  // ImagingResampleInner: each pass only where the size or the box changes that axis
   const needHorizontal = width !== inW || box[0] !== 0 || box[2] !== width;
   const needVertical = height !== inH || box[1] !== 0 || box[3] !== height;
-  const vert = precomputeCoeffs(inH, box[1], box[3], height, f);
-  let cur = src;
-  let curW = inW;
-  let yOffset = 0;
-  if (needHorizontal) {
-    // only the source rows the vertical pass reads
-    const yFirst = vert.bounds[0];
-    const yLast = vert.bounds[height * 2 - 2] + vert.bounds[height * 2 - 1];
-    const horiz = precomputeCoeffs(inW, box[0], box[2], width, f);
-    cur = resampleHorizontal(src, inW, yFirst, yLast - yFirst, ch, width, horiz);
-    curW = width;
-    yOffset = yFirst;
-  }
-  if (needVertical) return resampleVertical(cur, curW, ch, height, yOffset, vert);
-  return cur === src ? src.slice() : cur;
+  const ow = wx1 - wx0;
+  const oh = wy1 - wy0;
+  const vert = needVertical ? precomputeCoeffs(inH, box[1], box[3], height, f, wy0, wy1) : undefined;
+  // the source rows the vertical pass reads (without one, the output rows themselves)
+  const yFirst = vert ? vert.bounds[0] : wy0;
+  const yLast = vert ? vert.bounds[oh * 2 - 2] + vert.bounds[oh * 2 - 1] : wy1;
+  const rows = needHorizontal
+    ? resampleHorizontal(
+        src,
+        inW,
+        yFirst,
+        yLast - yFirst,
+        ch,
+        ow,
+        precomputeCoeffs(inW, box[0], box[2], width, f, wx0, wx1),
+      )
+    : cropBox(src, inW, ch, [wx0, yFirst, wx1, yLast]);
+  return vert ? resampleVertical(rows, ow, ch, oh, yFirst, vert) : rows;
 }
 
 /**

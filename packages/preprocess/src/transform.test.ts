@@ -1,4 +1,5 @@
 import { tf, useBackend } from '@swin/testing';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evalTransform } from './tensor.js';
 import {
@@ -8,7 +9,7 @@ import {
   evalResizeSize,
   evalTransformArray,
 } from './transform.js';
-import { PreprocessError, type RGBImage } from './types.js';
+import { PreprocessError, RESAMPLE_FILTERS, type RGBImage } from './types.js';
 
 const SWIN_T: EvalTransformConfig = {
   inputSize: 224,
@@ -136,5 +137,38 @@ describe('bad configs and images', () => {
       /image size 0x2 is not a positive integer size/,
     );
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('only the crop is resampled, with the same bytes', () => {
+  it('evalTransformArray == cropAndNormalize(evalResize) for any size, crop and filter', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.constantFrom(0.5, 0.875, 0.9, 1, 1.3),
+        fc.constantFrom(...RESAMPLE_FILTERS),
+        fc.integer({ min: 1, max: 1000 }),
+        (w, h, s, cropPct, interpolation, seed) => {
+          fc.pre(Math.floor(s / cropPct) >= 1); // else both refuse: nothing to resize to
+          const img = coordImage(w, h);
+          for (let i = 0; i < img.data.length; i++) img.data[i] = (img.data[i] * 31 + seed + i * 7) & 255;
+          const cfg = { ...SWIN_T, inputSize: s, cropPct, interpolation };
+          const direct = evalTransformArray(img, cfg);
+          const viaFull = cropAndNormalize(evalResize(img, cfg), cfg);
+          expect(direct.shape).toEqual(viaFull.shape);
+          expect(direct.data).toEqual(viaFull.data);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('an extreme aspect ratio: the full resize is refused, the transform computes only the crop', () => {
+    const img = coordImage(2, 3000); // resizes to 248 x 372000
+    expect(() => evalResize(img, SWIN_T)).toThrow(/resizes to 248x372000 = 92256000 pixels/);
+    const { shape } = evalTransformArray(img, SWIN_T);
+    expect(shape).toEqual([1, 224, 224, 3]);
   });
 });

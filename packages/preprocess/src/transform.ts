@@ -108,11 +108,25 @@ export function evalResize(img: RGBImage, cfg: EvalTransformConfig): RGBImage {
   return resizeUnchecked(img, cfg);
 }
 
-function resizeUnchecked(img: RGBImage, cfg: EvalTransformConfig): RGBImage {
+/** Largest resized image {@link evalResize} builds (PIL's `MAX_IMAGE_PIXELS`): extreme aspect ratios blow up. */
+const MAX_RESIZED_PIXELS = Math.floor((1024 * 1024 * 1024) / 4 / 3);
+
+function resizedSize(img: RGBImage, cfg: EvalTransformConfig, fn: string): [number, number] {
   const [w, h] = evalResizeSize(img.width, img.height, cfg);
   if (w < 1 || h < 1)
-    throw new PreprocessError(`evalTransform: a ${img.width}x${img.height} image resizes to ${w}x${h}`);
+    throw new PreprocessError(`${fn}: a ${img.width}x${img.height} image resizes to ${w}x${h}`);
+  return [w, h];
+}
+
+function resizeUnchecked(img: RGBImage, cfg: EvalTransformConfig): RGBImage {
+  const [w, h] = resizedSize(img, cfg, 'evalResize');
   if (w === img.width && h === img.height) return img;
+  if (w * h > MAX_RESIZED_PIXELS) {
+    throw new PreprocessError(
+      `evalResize: a ${img.width}x${img.height} image resizes to ${w}x${h} = ${w * h} pixels (over ` +
+        `${MAX_RESIZED_PIXELS}); evalTransform computes only the crop and handles it`,
+    );
+  }
   return {
     data: resizePILUnchecked(img.data, img.width, img.height, 3, w, h, cfg.interpolation),
     width: w,
@@ -121,20 +135,33 @@ function resizeUnchecked(img: RGBImage, cfg: EvalTransformConfig): RGBImage {
 }
 
 /**
- * Center crop, `ToTensor` and `Normalize` on an already resized image, like torchvision 0.14: the crop starts at
- * `int(round((h - S) / 2))` (half to even); an image smaller than the crop is first padded with zeros
- * (left/top `(S - w) // 2`, the rest right/bottom); then `(v / 255 - mean) / std` per channel in float32.
+ * Where the center crop starts in a `width` x `height` image, like torchvision 0.14: `int(round((h - S) / 2))`
+ * (half to even); negative when the image is smaller than the crop (torchvision pads with zeros first: left/top
+ * `(S - w) // 2`, the rest right/bottom).
  */
-export function cropAndNormalize(img: RGBImage, cfg: EvalTransformConfig): EvalArray {
-  const [ch, cw] = cropSize(cfg);
-  const { width, height, data } = img;
-  // torchvision pads to at least the crop size, then crops
+function cropOrigin(width: number, height: number, cw: number, ch: number): [number, number] {
   const padLeft = cw > width ? Math.floor((cw - width) / 2) : 0;
   const padTop = ch > height ? Math.floor((ch - height) / 2) : 0;
-  const pw = Math.max(cw, width);
-  const ph = Math.max(ch, height);
-  const top = roundHalfEven((ph - ch) / 2) - padTop;
-  const left = roundHalfEven((pw - cw) / 2) - padLeft;
+  const left = roundHalfEven((Math.max(cw, width) - cw) / 2) - padLeft;
+  const top = roundHalfEven((Math.max(ch, height) - ch) / 2) - padTop;
+  return [left, top];
+}
+
+/**
+ * `ToTensor` + `Normalize` of the crop `[left, left + cw) x [top, top + ch)` of an image of which `win` holds the
+ * part starting at (`x0`, `y0`); pixels outside the image are zeros (torchvision's padding).
+ */
+function normalizeCrop(
+  win: RGBImage,
+  x0: number,
+  y0: number,
+  full: [number, number],
+  left: number,
+  top: number,
+  cw: number,
+  ch: number,
+  cfg: EvalTransformConfig,
+): EvalArray {
   // float32 steps of ToTensor (x / 255) and Normalize ((x - mean) / std)
   const mean = cfg.mean.map(Math.fround);
   const std = cfg.std.map(Math.fround);
@@ -144,25 +171,38 @@ export function cropAndNormalize(img: RGBImage, cfg: EvalTransformConfig): EvalA
       lut[v * 3 + c] = Math.fround(Math.fround(Math.fround(v / 255) - mean[c]) / std[c]);
     }
   }
+  const [width, height] = full;
   const out = new Float32Array(ch * cw * 3);
   for (let y = 0; y < ch; y++) {
     const sy = y + top;
     for (let x = 0; x < cw; x++) {
       const sx = x + left;
       const inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
+      const p = ((sy - y0) * win.width + (sx - x0)) * 3;
       const o = (y * cw + x) * 3;
-      for (let c = 0; c < 3; c++) {
-        const v = inside ? data[(sy * width + sx) * 3 + c] : 0;
-        out[o + c] = lut[v * 3 + c];
-      }
+      for (let c = 0; c < 3; c++) out[o + c] = lut[(inside ? win.data[p + c] : 0) * 3 + c];
     }
   }
   return { data: out, shape: [1, ch, cw, 3] };
 }
 
 /**
+ * Center crop, `ToTensor` and `Normalize` on an already resized image, like torchvision 0.14: the crop starts at
+ * `int(round((h - S) / 2))` (half to even); an image smaller than the crop is first padded with zeros
+ * (left/top `(S - w) // 2`, the rest right/bottom); then `(v / 255 - mean) / std` per channel in float32.
+ */
+export function cropAndNormalize(img: RGBImage, cfg: EvalTransformConfig): EvalArray {
+  checkRGBImage(img, 'cropAndNormalize');
+  checkConfig(cfg, 'cropAndNormalize');
+  const [ch, cw] = cropSize(cfg);
+  const [left, top] = cropOrigin(img.width, img.height, cw, ch);
+  return normalizeCrop(img, 0, 0, [img.width, img.height], left, top, cw, ch, cfg);
+}
+
+/**
  * timm's evaluation transform without TensorFlow.js: resize ({@link evalResize}), center crop, scale and
- * normalise ({@link cropAndNormalize}).
+ * normalise ({@link cropAndNormalize}). Only the pixels of the resized image that survive the crop are
+ * computed (each resampled pixel depends on its own position only, so they are the same bytes).
  * @param img `[H, W, 3]` uint8 RGB.
  * @returns `{ data, shape: [1, S, S, 3] }` (or `[1, H', W', 3]` for a non-square crop), float32 NHWC.
  * @throws {PreprocessError} for a malformed image or config.
@@ -170,5 +210,27 @@ export function cropAndNormalize(img: RGBImage, cfg: EvalTransformConfig): EvalA
 export function evalTransformArray(img: RGBImage, cfg: EvalTransformConfig): EvalArray {
   checkRGBImage(img, 'evalTransform');
   checkConfig(cfg, 'evalTransform');
-  return cropAndNormalize(resizeUnchecked(img, cfg), cfg);
+  const [w, h] = resizedSize(img, cfg, 'evalTransform');
+  const [ch, cw] = cropSize(cfg);
+  const [left, top] = cropOrigin(w, h, cw, ch);
+  // the part of the resized image inside the crop
+  const x0 = Math.max(0, left);
+  const y0 = Math.max(0, top);
+  const x1 = Math.min(w, left + cw);
+  const y1 = Math.min(h, top + ch);
+  const win: RGBImage =
+    w === img.width && h === img.height
+      ? img
+      : {
+          data: resizePILUnchecked(img.data, img.width, img.height, 3, w, h, cfg.interpolation, undefined, [
+            x0,
+            y0,
+            x1,
+            y1,
+          ]),
+          width: x1 - x0,
+          height: y1 - y0,
+        };
+  const [wx0, wy0] = win === img ? [0, 0] : [x0, y0];
+  return normalizeCrop(win, wx0, wy0, [w, h], left, top, cw, ch, cfg);
 }
