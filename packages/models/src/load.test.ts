@@ -190,6 +190,7 @@ describe('loadPretrained: architecture from the weights', () => {
     let swinDir: string;
     let server: Server;
     let base: string;
+    let refuseHead = false;
     beforeAll(async () => {
       const fx = loadFixture('swin_model_64_w4.safetensors');
       swinDir = await writeHub(
@@ -217,6 +218,10 @@ describe('loadPretrained: architecture from the weights', () => {
           body = readFileSync(join(swinDir, name));
         } catch {
           res.writeHead(404).end();
+          return;
+        }
+        if (req.method === 'HEAD' && refuseHead) {
+          res.writeHead(405).end();
           return;
         }
         res.writeHead(200, { 'content-length': body.length });
@@ -249,16 +254,21 @@ describe('loadPretrained: architecture from the weights', () => {
       );
     });
 
-    it('the same folder served on 127.0.0.1 loads from its base URL, with progress', async () => {
-      const seen = new Set<string>();
-      const loaded = await loadPretrained(null, {
-        weights: base,
-        onProgress: (_l, _t, file) => seen.add(String(file)),
-      });
-      expect(seen.has('model.safetensors')).toBe(true);
-      expectFixtureLogits(loaded, 'swin_model_64_w4.safetensors');
-      loaded.model.dispose();
-    });
+    it.each([false, true])(
+      'the same folder served on 127.0.0.1 loads from its base URL, with progress (server refuses HEAD: %s)',
+      async (refuse) => {
+        refuseHead = refuse;
+        const seen = new Set<string>();
+        const loaded = await loadPretrained(null, {
+          weights: base,
+          onProgress: (_l, _t, file) => seen.add(String(file)),
+        });
+        refuseHead = false;
+        expect(seen.has('model.safetensors')).toBe(true);
+        expectFixtureLogits(loaded, 'swin_model_64_w4.safetensors');
+        loaded.model.dispose();
+      },
+    );
 
     it('sharded safetensors (index.json weight_map) and pytorch_model.bin folders load', async () => {
       const fx = loadFixture('swin_model_64_w4.safetensors');

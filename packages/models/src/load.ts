@@ -140,10 +140,19 @@ async function hubWeightFile(loc: HubLocation): Promise<string> {
     return f;
   }
   for (const f of HUB_WEIGHT_FILES) {
-    const res = await fetch(join(loc.base, f), { method: 'HEAD' }).catch(() => null);
-    if (res?.ok) return f;
+    if (await urlExists(join(loc.base, f))) return f;
   }
   throw new Error(`loadPretrained: hub folder ${loc.base}/ has none of ${HUB_WEIGHT_FILES.join(', ')}`);
+}
+
+/** Whether `url` answers: HEAD, or (servers that refuse HEAD) a one-byte ranged GET whose body is dropped. */
+async function urlExists(url: string): Promise<boolean> {
+  const head = await fetch(url, { method: 'HEAD' }).catch(() => null);
+  if (head?.ok) return true;
+  if (!head || (head.status !== 405 && head.status !== 501)) return false;
+  const get = await fetch(url, { headers: { Range: 'bytes=0-0' } }).catch(() => null);
+  await get?.body?.cancel().catch(() => {});
+  return !!get?.ok;
 }
 
 function where(loc: HubLocation, file: string): string {
@@ -317,9 +326,12 @@ export async function loadPretrained(
     }
   }
   try {
-    if (opts.overrides?.numClasses !== undefined) {
-      pretrainedCfg.numClasses = opts.overrides.numClasses;
-      if (pretrainedCfg.numClasses !== 1000) pretrainedCfg.labelSet = 'custom';
+    const n = opts.overrides?.numClasses;
+    if (n !== undefined && n !== pretrainedCfg.numClasses) {
+      // a new head: the weights' class names no longer apply
+      pretrainedCfg.numClasses = n;
+      pretrainedCfg.labelSet = n === 1000 ? 'imagenet-1k' : 'custom';
+      delete pretrainedCfg.labelNames;
     }
     const r = loadWeights(model, read.tensors, {
       ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
