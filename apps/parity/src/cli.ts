@@ -1,5 +1,8 @@
 /**
- * `pnpm parity [--backend cpu|wasm|webgl|webgpu] [--verbose] [<file.safetensors>...]`
+ * `pnpm parity [--backend cpu|wasm|webgl|webgpu] [--verbose] [--weights CKPT] [<file.safetensors>...]`
+ *
+ * With `--weights CKPT` (a `.pth`/`.bin`/`.safetensors` checkpoint, read by `@swin/io`), the named fixtures
+ * run with the checkpoint's weights instead of their own `state_dict.*` tensors.
  *
  * Runs golden fixtures (default: every fixture in `fixturesDir()`) and prints one line per file
  * (`PASS|FAIL|SKIP <file> ...`), then `N passed, M failed, K skipped`. Exit code 1 if any failed,
@@ -19,16 +22,21 @@ import {
   type RunOptions,
   runFixture,
 } from './runner.js';
+import { loadWeights, type WeightsOverride } from './weights.js';
 
 const BACKENDS = ['cpu', 'wasm', 'webgl', 'webgpu'] as const;
-const USAGE = `usage: pnpm parity [--backend ${BACKENDS.join('|')}] [--verbose] [<file.safetensors>...]
+const USAGE = `usage: pnpm parity [--backend ${BACKENDS.join('|')}] [--verbose] [--weights CKPT [--wrapper KEY]] [<file.safetensors>...]
   Runs the parity fixtures (default: every *.safetensors in ${fixturesDir()}).
-  A bare file name is looked up in the current directory, then in the fixtures directory.`;
+  A bare file name is looked up in the current directory, then in the fixtures directory.
+  --weights CKPT runs the given fixtures with the weights of CKPT (.pth/.pt/.bin/.ckpt/.safetensors or an
+  http(s) URL) instead of their own state_dict; F16/BF16 weights are compared with a relaxed relative bound.`;
 
 interface Args {
   backend: string;
   verbose: boolean;
   files: string[];
+  weights?: string;
+  wrapper?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -43,6 +51,12 @@ function parseArgs(argv: string[]): Args {
       if (v === undefined) throw new Error(`${a} needs a value`);
       args.backend = v;
     } else if (a.startsWith('--backend=')) args.backend = a.slice('--backend='.length);
+    else if (a === '--weights' || a === '--wrapper') {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('-')) throw new Error(`${a} needs a value`);
+      args[a === '--weights' ? 'weights' : 'wrapper'] = v;
+    } else if (a.startsWith('--weights=')) args.weights = a.slice('--weights='.length);
+    else if (a.startsWith('--wrapper=')) args.wrapper = a.slice('--wrapper='.length);
     else if (a === '--verbose' || a === '-v') args.verbose = true;
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
@@ -50,6 +64,10 @@ function parseArgs(argv: string[]): Args {
     } else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
     else args.files.push(a);
   }
+  if (args.weights !== undefined && args.files.length === 0) {
+    throw new Error('--weights needs the fixtures to run with them (e.g. swin_model_32_p2_ape.safetensors)');
+  }
+  if (args.wrapper !== undefined && args.weights === undefined) throw new Error('--wrapper needs --weights');
   if (!(BACKENDS as readonly string[]).includes(args.backend)) {
     throw new Error(`unknown backend '${args.backend}' (expected one of ${BACKENDS.join(', ')})`);
   }
@@ -65,6 +83,15 @@ function resolveFile(arg: string): string {
   if (!arg.includes('/') && !arg.includes('\\'))
     return findPreprocessFixture(arg) ?? resolve(fixturesDir(), arg);
   return local;
+}
+
+/** A URL as is; a path like {@link resolveFile}, a bare name also in the shared `checkpoints` fixtures. */
+function resolveWeights(arg: string): string {
+  if (/^https?:\/\//i.test(arg)) return arg;
+  const local = resolveFile(arg);
+  if (existsSync(local) || arg.includes('/') || arg.includes('\\')) return local;
+  const shared = resolve(fixturesDir(), '..', 'checkpoints', arg);
+  return existsSync(shared) ? shared : local;
 }
 
 async function initBackend(name: string): Promise<void> {
@@ -136,8 +163,20 @@ async function main(): Promise<number> {
     console.error(`error: no fixtures found in ${fixturesDir()}`);
     return 2;
   }
+  let weights: WeightsOverride | undefined;
+  if (args.weights !== undefined) {
+    const src = resolveWeights(args.weights);
+    try {
+      weights = await loadWeights(src, { wrapper: args.wrapper });
+    } catch (e) {
+      console.error(`error: could not read weights ${args.weights}: ${(e as Error).message}`);
+      return 2;
+    }
+    console.log(`weights ${weights.label}: ${weights.description}`);
+  }
   const results: FixtureResult[] = [];
   const opts: RunOptions = args.backend === 'webgpu' ? { handlers: HANDLERS.map(withHostOutputs) } : {};
+  if (weights) opts.weights = weights;
   for (const file of files) {
     const r = await runFixture(file, args.backend, opts);
     results.push(r);

@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import {
   type Comparison,
   compareTensors,
+  EXACT_FAMILIES,
   type Fixture,
   loadFixture,
   type Tolerance,
@@ -15,6 +16,7 @@ import {
 } from '@swin/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { HANDLERS } from './handlers/index.js';
+import type { WeightsOverride } from './weights.js';
 
 /**
  * Implements one kind of fixture. `run` builds the module from `fx.config`, loads `fx.stateDict`, runs it on
@@ -58,12 +60,21 @@ export interface FixtureResult {
   /** Outputs the handler returned that the fixture has no expectation for (not an error). */
   extraOutputs: string[];
   ms: number;
+  /** Label of the weights used instead of the fixture's own state_dict (`--weights`). */
+  weights?: string;
+  /** The tolerance used when it is not README section 7's (reduced-precision weights). */
+  tolerance?: Tolerance;
 }
 
 /** Options of {@link runFixture}. */
 export interface RunOptions {
   /** Handler registry to dispatch on (default: {@link HANDLERS}). */
   handlers?: readonly Handler[];
+  /**
+   * Run with these weights instead of the fixture's `state_dict.*` tensors (`pnpm parity --weights CKPT`): the
+   * handler sees them as `fx.stateDict`; their `tolerance`, if set, replaces section 7's for non-exact families.
+   */
+  weights?: WeightsOverride;
 }
 
 function errorMessage(e: unknown): string {
@@ -115,6 +126,18 @@ export async function runFixture(
   result.family = fx.family;
   result.module = fx.module;
 
+  let weightTensors: Record<string, tf.Tensor> | undefined;
+  if (opts.weights) {
+    result.weights = opts.weights.label;
+    try {
+      weightTensors = opts.weights.stateDict();
+    } catch (e) {
+      fx.dispose();
+      return done('FAIL', `could not build the weights of ${opts.weights.label}: ${errorMessage(e)}`);
+    }
+    fx.stateDict = weightTensors;
+  }
+
   let outputs: Record<string, unknown> = {};
   try {
     let handler: Handler | undefined;
@@ -138,7 +161,11 @@ export async function runFixture(
       return done('FAIL', `${handler.name} threw: ${errorMessage(e)}`);
     }
 
-    const tol = toleranceFor(fx.family);
+    let tol = toleranceFor(fx.family);
+    if (opts.weights?.tolerance && !EXACT_FAMILIES.includes(fx.family)) {
+      tol = opts.weights.tolerance;
+      result.tolerance = tol;
+    }
     const failures: string[] = [];
     for (const name of expectedNames) {
       const actual = outputs[name];
@@ -199,6 +226,7 @@ export async function runFixture(
       }
     }
     fx.dispose();
+    for (const t of Object.values(weightTensors ?? {})) if (!t.isDisposed) t.dispose();
   }
 }
 
@@ -209,10 +237,15 @@ export function formatNumber(x: number): string {
   return x.toExponential(2);
 }
 
-/** One report line: `PASS <file> max_abs=.. max_rel=..`, `FAIL <file> max_abs=.. max_rel=.. <reason>`, `SKIP <file> <reason>`. */
+/**
+ * One report line: `PASS <file> max_abs=.. max_rel=..`, `FAIL <file> max_abs=.. max_rel=.. <reason>`,
+ * `SKIP <file> <reason>`; with `--weights`, `weights=<label>` (and a relaxed tolerance) follow the numbers.
+ */
 export function formatResult(r: FixtureResult): string {
   if (r.status === 'SKIP') return `SKIP ${r.file} ${r.reason ?? ''}`.trimEnd();
-  const nums = `max_abs=${formatNumber(r.maxAbs)} max_rel=${formatNumber(r.maxRel)}`;
+  let nums = `max_abs=${formatNumber(r.maxAbs)} max_rel=${formatNumber(r.maxRel)}`;
+  if (r.weights !== undefined) nums += ` weights=${r.weights}`;
+  if (r.tolerance?.rel !== undefined) nums += ` tolerance=rel<=${formatNumber(r.tolerance.rel)}`;
   if (r.status === 'PASS') return `PASS ${r.file} ${nums}`;
   return `FAIL ${r.file} ${nums} ${r.reason ?? ''}`.trimEnd();
 }
