@@ -1,4 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  assertStateDictObject,
+  describeValue,
+  isDisposedTensor,
+  SwinConfigError,
+  SwinInputError,
+  SwinLoadError,
+  stateDictValueProblem,
+} from './validate.js';
 
 /**
  * How a parameter is stored in PyTorch versus here. Conversion happens once, at load / export.
@@ -78,18 +87,19 @@ export interface LoadReport {
   mismatched: ShapeMismatch[];
   /** Buffers whose stored value differs from what this module computes. */
   bufferMismatches: { key: string; message: string }[];
+  /** Values that are not loadable tensors (not a tf.Tensor, disposed, string/complex dtype); never loaded. */
+  invalid: { key: string; message: string }[];
   /** Number of parameters loaded. */
   loaded: number;
 }
 
-/** Thrown by a strict `loadStateDict`; `report` lists every problem at once. */
-export class StateDictError extends Error {
+/** Thrown by a strict `loadStateDict`; `report` lists every problem at once. Nothing was loaded. */
+export class StateDictError extends SwinLoadError {
   constructor(
     readonly report: LoadReport,
     context: string,
   ) {
     super(formatLoadReport(report, context));
-    this.name = 'StateDictError';
   }
 }
 
@@ -101,6 +111,14 @@ function listKeys(keys: string[], max = 12): string {
 /** Human-readable summary of a load report. */
 export function formatLoadReport(r: LoadReport, context = 'loadStateDict'): string {
   const parts: string[] = [];
+  const invalid = r.invalid ?? [];
+  if (invalid.length)
+    parts.push(
+      `values that cannot be loaded (${invalid.length}): ${invalid
+        .slice(0, 6)
+        .map((m) => `${m.key} ${m.message}`)
+        .join('; ')}${invalid.length > 6 ? '; ...' : ''}`,
+    );
   if (r.missing.length) parts.push(`missing keys (${r.missing.length}): ${listKeys(r.missing)}`);
   if (r.unexpected.length) parts.push(`unexpected keys (${r.unexpected.length}): ${listKeys(r.unexpected)}`);
   if (r.mismatched.length)
@@ -252,6 +270,15 @@ export abstract class Module {
    * is loaded; non-strict loads what fits and returns the report. The caller keeps ownership of `tensors`.
    */
   loadStateDict(tensors: Record<string, tf.Tensor>, opts: { strict?: boolean } = {}): LoadReport {
+    const context = `${this.constructor.name}.loadStateDict`;
+    assertStateDictObject(context, tensors);
+    if (
+      opts === null ||
+      typeof opts !== 'object' ||
+      (opts.strict !== undefined && typeof opts.strict !== 'boolean')
+    )
+      throw new SwinConfigError(`${context}: opts must be { strict?: boolean }, got ${describeValue(opts)}`);
+    this.assertNotDisposed(context);
     const strict = opts.strict ?? true;
     const params = new Map<string, ParamRecord>();
     const buffers = new Map<string, BufferSpec>();
@@ -265,17 +292,29 @@ export abstract class Module {
       unexpected: [],
       mismatched: [],
       bufferMismatches: [],
+      invalid: [],
       loaded: 0,
     };
+    // 1. Check every value (own keys only) before reading any of them.
+    const valid = new Map<string, tf.Tensor>();
+    for (const key of Object.keys(tensors)) {
+      const v: unknown = tensors[key];
+      const problem = stateDictValueProblem(v);
+      if (problem) report.invalid.push({ key, message: problem });
+      else valid.set(key, v as tf.Tensor);
+    }
+    const invalidKeys = new Set(report.invalid.map((p) => p.key));
+    // 2. Keys, shapes and buffers.
     const toLoad: [ParamRecord, tf.Tensor][] = [];
     for (const [key, rec] of params) {
-      const t = tensors[key];
-      if (!t) report.missing.push(key);
-      else if (!tf.util.arraysEqual(t.shape, rec.torchShape))
+      const t = valid.get(key);
+      if (!t) {
+        if (!invalidKeys.has(key)) report.missing.push(key);
+      } else if (!tf.util.arraysEqual(t.shape, rec.torchShape))
         report.mismatched.push({ key, expected: rec.torchShape, got: [...t.shape] });
       else toLoad.push([rec, t]);
     }
-    for (const [key, t] of Object.entries(tensors)) {
+    for (const [key, t] of valid) {
       if (params.has(key)) continue;
       const spec = buffers.get(key);
       if (!spec) {
@@ -287,16 +326,34 @@ export abstract class Module {
       if (problem) report.bufferMismatches.push({ key, message: problem });
     }
     const bad =
+      report.invalid.length +
       report.missing.length +
       report.unexpected.length +
       report.mismatched.length +
       report.bufferMismatches.length;
-    if (strict && bad > 0) throw new StateDictError(report, `${this.constructor.name}.loadStateDict`);
+    if (strict && bad > 0) throw new StateDictError(report, context);
+    // 3. Only now assign: every value was checked, so a strict load changes all or nothing.
     for (const [rec, t] of toLoad) {
       tf.tidy(() => rec.variable.assign(tf.cast(fromTorchLayout(t, rec.layout), 'float32')));
     }
     report.loaded = toLoad.length;
     return report;
+  }
+
+  /**
+   * Throws a {@link SwinInputError} `'<where>: ...'` if any parameter of this module (or its children) was
+   * disposed: a disposed model cannot run or load. Reads no data.
+   */
+  assertNotDisposed(where: string): void {
+    let bad: string | null = null;
+    this.visit('', (key, rec) => {
+      if (bad === null && isDisposedTensor(rec.variable)) bad = key;
+    });
+    if (bad !== null) {
+      throw new SwinInputError(
+        `${where}: parameter '${bad}' was disposed (model.dispose() or tf.disposeVariables() was called); build or load the model again`,
+      );
+    }
   }
 
   /**

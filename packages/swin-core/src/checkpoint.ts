@@ -1,4 +1,11 @@
-import { type LoadReport, StateDictError } from '@swin/nn';
+import {
+  assertStateDictObject,
+  isTensor,
+  type LoadReport,
+  StateDictError,
+  SwinLoadError,
+  stateDictValueProblem,
+} from '@swin/nn';
 import { resizeBiasTable } from '@swin/rel-pos-bias';
 import * as tf from '@tensorflow/tfjs-core';
 import type { SwinTransformer } from './model.js';
@@ -73,7 +80,7 @@ export function timmToMicrosoftLayout(stateDict: Record<string, tf.Tensor>): Rec
     let key = k.replace(DOWNSAMPLE_RE, (_, i) => {
       const n = Number(i);
       if (n === 0)
-        throw new Error(
+        throw new SwinLoadError(
           `timmToMicrosoftLayout: '${k}' has no preceding stage (layers.0 has no downsample in timm)`,
         );
       return `layers.${n - 1}.downsample.`;
@@ -123,13 +130,14 @@ export interface LoadSwinCheckpointOptions {
 /** Summary of a checkpoint's architecture from its keys, for error messages. */
 export function describeSwinCheckpoint(tensors: Record<string, tf.Tensor>): string {
   const depths: number[] = [];
+  const get = (k: string) => (Object.hasOwn(tensors, k) && isTensor(tensors[k]) ? tensors[k] : undefined);
   for (const k of Object.keys(tensors)) {
     const m = /^layers\.(\d+)\.blocks\.(\d+)\./.exec(k);
     if (m) depths[Number(m[1])] = Math.max(depths[Number(m[1])] ?? 0, Number(m[2]) + 1);
   }
-  const proj = tensors['patch_embed.proj.weight'];
-  const table = tensors['layers.0.blocks.0.attn.relative_position_bias_table'];
-  const head = tensors['head.weight'] ?? tensors['head.fc.weight'];
+  const proj = get('patch_embed.proj.weight');
+  const table = get('layers.0.blocks.0.attn.relative_position_bias_table');
+  const head = get('head.weight') ?? get('head.fc.weight');
   const parts = [
     proj
       ? `embedDim=${proj.shape[0]} inChans=${proj.shape[1]} patch=${proj.shape[2]}`
@@ -170,6 +178,8 @@ export function loadSwinCheckpoint(
   tensors: Record<string, tf.Tensor>,
   opts: LoadSwinCheckpointOptions = {},
 ): SwinLoadReport {
+  assertStateDictObject('loadSwinCheckpoint', tensors);
+  model.assertNotDisposed('loadSwinCheckpoint');
   const { tensors: unwrapped, prefix } = stripWrapperPrefix(tensors);
   const layout = detectSwinLayout(Object.keys(unwrapped));
   const sd = layout === 'timm' ? timmToMicrosoftLayout(unwrapped) : { ...unwrapped };
@@ -193,7 +203,9 @@ export function loadSwinCheckpoint(
       const table = sd[tableKey];
       const [wh, ww] = info.window;
       const rows = (2 * wh - 1) * (2 * ww - 1);
-      if (table && table.rank === 2 && table.shape[0] !== rows && table.shape[1] === info.heads) {
+      // values that are not loadable tensors are left to loadStateDict, which reports them and loads nothing
+      const usable = table !== undefined && stateDictValueProblem(table) === null;
+      if (usable && table.rank === 2 && table.shape[0] !== rows && table.shape[1] === info.heads) {
         const w = (Math.sqrt(table.shape[0]) + 1) / 2;
         if (Number.isInteger(w) && w >= 1) {
           const resized = tf.tidy(() => resizeBiasTable(tf.cast(table, 'float32'), [w, w], [wh, ww]));
@@ -212,7 +224,7 @@ export function loadSwinCheckpoint(
       }
       const maskKey = `${blockPrefix}attn_mask`;
       const mask = sd[maskKey];
-      if (mask) {
+      if (mask !== undefined && stateDictValueProblem(mask) === null) {
         const N = wh * ww;
         const expectShape = info.mask
           ? [Math.ceil(info.mask[0] / wh) * Math.ceil(info.mask[1] / ww), N, N]

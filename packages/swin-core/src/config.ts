@@ -1,3 +1,4 @@
+import { field } from '@swin/nn';
 import { type HierarchicalConfig, resolveHierarchicalConfig } from './hierarchical.js';
 
 /**
@@ -37,11 +38,13 @@ export const DEFAULT_SWIN_CONFIG: Readonly<SwinConfig> = Object.freeze({
 
 /** Fills defaults and validates; throws a clear error naming the bad field. */
 export function resolveSwinConfig(partial: Partial<SwinConfig> = {}): SwinConfig {
-  return resolveHierarchicalConfig('SwinConfig', DEFAULT_SWIN_CONFIG, partial, [
-    'dropRate',
-    'attnDropRate',
-    'dropPathRate',
-  ]);
+  return resolveHierarchicalConfig(
+    'SwinConfig',
+    DEFAULT_SWIN_CONFIG,
+    partial,
+    ['dropRate', 'attnDropRate', 'dropPathRate'],
+    { qkvBias: field.boolean, qkScale: field.numberOrNull, attnDropRate: field.rate },
+  );
 }
 
 export { dropPathRates, imgSizePair, stageResolutions } from './hierarchical.js';

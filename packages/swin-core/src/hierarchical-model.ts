@@ -201,6 +201,7 @@ export abstract class HierarchicalClassifier<C extends HierarchicalConfig, L ext
   /** Patch embedding (+ absolute position embedding, + dropout): `[B, H, W, inChans]` -> `[B, H/p, W/p, embedDim]`. */
   forwardEmbed(x: tf.Tensor4D): tf.Tensor4D {
     this.checkInput('forwardEmbed', x);
+    this.assertNotDisposed(`${this.constructor.name}.forwardEmbed`);
     return tf.tidy(() => this.embedTail(this.patchEmbed.forward(x)));
   }
 
@@ -217,6 +218,7 @@ export abstract class HierarchicalClassifier<C extends HierarchicalConfig, L ext
    */
   forwardFeatures(x: tf.Tensor4D): tf.Tensor4D[] {
     this.checkInput('forwardFeatures', x);
+    this.assertNotDisposed(`${this.constructor.name}.forwardFeatures`);
     return tf.tidy(() => {
       let y = this.embedTail(this.patchEmbed.forward(x));
       const out: tf.Tensor4D[] = [];
@@ -235,6 +237,7 @@ export abstract class HierarchicalClassifier<C extends HierarchicalConfig, L ext
    */
   forwardHead(last: tf.Tensor4D, opts: { preLogits?: boolean } = {}): tf.Tensor2D {
     this.checkHeadInput(last);
+    this.assertNotDisposed(`${this.constructor.name}.forwardHead`);
     return tf.tidy(() => {
       const pooled = tf.mean(this.norm.forward(last), [1, 2]) as tf.Tensor2D;
       if (opts.preLogits || !this.head) return pooled;
@@ -245,6 +248,7 @@ export abstract class HierarchicalClassifier<C extends HierarchicalConfig, L ext
   /** Logits `[B, numClasses]` (pooled features `[B, numFeatures]` when numClasses is 0). */
   forward(x: tf.Tensor4D): tf.Tensor2D {
     this.checkInput('forward', x);
+    this.assertNotDisposed(`${this.constructor.name}.forward`);
     return tf.tidy(() => {
       let y = this.embedTail(this.patchEmbed.forward(x));
       for (const layer of this.layers) y = layer.forward(y);
@@ -259,6 +263,7 @@ export abstract class HierarchicalClassifier<C extends HierarchicalConfig, L ext
    */
   forwardWithIntermediates(x: tf.Tensor4D): HierarchicalForwardOutputs {
     this.checkInput('forwardWithIntermediates', x);
+    this.assertNotDisposed(`${this.constructor.name}.forwardWithIntermediates`);
     return tf.tidy(() => {
       const embed = this.patchEmbed.forward(x);
       let y = this.embedTail(embed);

@@ -3,6 +3,7 @@
  * `@swin/swin-mlp`): config validation, the MAC / parameter counters and the preset lookup. Each family
  * supplies only what differs (its token mixer and its extra config fields).
  */
+import { assertOptionsObject, type FieldSpec, field, lookupOwn, validateConfig } from '@swin/nn';
 import { patchEmbedMacs } from './patch-embed.js';
 import { patchMergingMacs } from './patch-merging.js';
 import { fail } from './validate.js';
@@ -74,6 +75,24 @@ export function stageResolutions(
   return out;
 }
 
+/** Field types of the {@link HierarchicalConfig} fields (families add theirs). */
+export const HIERARCHICAL_SCHEMA: Readonly<Record<keyof HierarchicalConfig, FieldSpec>> = Object.freeze({
+  imgSize: field.size,
+  patchSize: field.positiveInt,
+  inChans: field.positiveInt,
+  numClasses: field.nonNegativeInt,
+  embedDim: field.positiveInt,
+  depths: field.positiveIntArray,
+  numHeads: field.positiveIntArray,
+  windowSize: field.positiveInt,
+  mlpRatio: field.positiveNumber,
+  dropRate: field.rate,
+  dropPathRate: field.rate,
+  ape: field.boolean,
+  patchNorm: field.boolean,
+  normEps: field.positiveNumber,
+});
+
 function isPosInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v > 0;
 }
@@ -88,12 +107,13 @@ export function resolveHierarchicalConfig<C extends HierarchicalConfig>(
   defaults: Readonly<C>,
   partial: Partial<C>,
   rateKeys: readonly (keyof C & string)[],
+  extraSchema: Readonly<Record<string, FieldSpec>> = {},
 ): C {
-  for (const k of Object.keys(partial)) {
-    if (!(k in defaults)) {
-      fail(fn, `unknown option '${k}' (known: ${Object.keys(defaults).join(', ')})`);
-    }
+  const schema: Record<string, FieldSpec> = {};
+  for (const k of Object.keys(defaults)) {
+    schema[k] = (HIERARCHICAL_SCHEMA as Record<string, FieldSpec>)[k] ?? extraSchema[k] ?? field.any;
   }
+  validateConfig(fn, partial, schema);
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const c: C = {
     ...defaults,
@@ -172,7 +192,7 @@ export function hierarchicalMacs(
   const h = H ?? H0;
   const w = W ?? W0;
   if (!Number.isInteger(h) || !Number.isInteger(w) || h <= 0 || w <= 0) {
-    throw new Error(`${fn}: H and W must be positive integers, got ${H}x${W}`);
+    fail(fn, `H and W must be positive integers, got ${H}x${W}`);
   }
   const built = stageResolutions(c, H0, W0);
   const run = stageResolutions(c, h, w);
@@ -235,11 +255,8 @@ export function hierarchicalPresetConfig<C extends HierarchicalConfig>(
   name: string,
   overrides: Partial<C> = {},
 ): Partial<C> {
-  const preset = table[name];
-  if (!preset) {
-    throw new Error(`${creator}: unknown model '${name}' (known: ${Object.keys(table).join(', ')})`);
-  }
-  const c = preset.config;
+  const c = lookupOwn(creator, table, name, 'model').config;
+  assertOptionsObject(creator, overrides, 'overrides');
   return {
     ...c,
     depths: [...(c.depths ?? [])],
@@ -287,7 +304,7 @@ export function configFromKwargs<C extends HierarchicalConfig>(
     }
     if (ignored.includes(k)) continue;
     const key = keyMap[k];
-    if (!key) throw new Error(`${fn}: unknown official kwarg '${k}'`);
+    if (!key || !Object.hasOwn(keyMap, k)) fail(fn, `unknown official kwarg '${k}'`);
     out[key as string] = Array.isArray(v) ? [...v] : v;
   }
   return out as Partial<C>;

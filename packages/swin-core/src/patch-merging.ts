@@ -1,4 +1,4 @@
-import { type Downsample, LayerNorm, Linear, Module } from '@swin/nn';
+import { type Downsample, LayerNorm, Linear, Module, SwinInputError } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNHWC, assertPositiveInts } from './validate.js';
 
@@ -9,7 +9,7 @@ import { assertNHWC, assertPositiveInts } from './validate.js';
  */
 export function mergePatches2x2(x: tf.Tensor4D): tf.Tensor4D {
   const [B, H, W, C] = x.shape;
-  if (H % 2 || W % 2) throw new Error(`mergePatches2x2: H=${H}, W=${W} must be even (pad first)`);
+  if (H % 2 || W % 2) throw new SwinInputError(`mergePatches2x2: H=${H}, W=${W} must be even (pad first)`);
   return tf.tidy(() => {
     // [B, H/2, r, W/2, c, C] -> [B, H/2, W/2, c, r, C]: channel block index c*2 + r gives x0, x1, x2, x3.
     const v = tf.reshape(x, [B, H / 2, 2, W / 2, 2, C]);

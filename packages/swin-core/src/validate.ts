@@ -1,21 +1,17 @@
+import { assertTensorInput, SwinConfigError } from '@swin/nn';
 import type * as tf from '@tensorflow/tfjs-core';
 
-/** Throws `Error('<fn>: <message>')`. */
+/** Throws `SwinConfigError('<fn>: <message>')` (a constructor argument or option is wrong). */
 export function fail(fn: string, message: string): never {
-  throw new Error(`${fn}: ${message}`);
+  throw new SwinConfigError(`${fn}: ${message}`);
 }
 
-/** Asserts a 4-D NHWC input with `channels` channels (when given). */
+/**
+ * Asserts a live float32 4-D NHWC input with `channels` channels (when given) and no empty axis; throws a
+ * `SwinInputError` naming `fn` (see `assertTensorInput` of `@swin/nn`).
+ */
 export function assertNHWC(fn: string, x: unknown, channels?: number, what = 'x'): asserts x is tf.Tensor4D {
-  const t = x as tf.Tensor | null | undefined;
-  if (!t || typeof t !== 'object' || !Array.isArray((t as tf.Tensor).shape)) {
-    fail(fn, `${what} must be a tf.Tensor [B, H, W, C], got ${typeof x}`);
-  }
-  if (t.rank !== 4) fail(fn, `${what} must be a 4-D NHWC tensor [B, H, W, C], got shape [${t.shape}]`);
-  if (channels !== undefined && t.shape[3] !== channels) {
-    fail(fn, `${what} has ${t.shape[3]} channels (shape [${t.shape}]), expected ${channels}`);
-  }
-  if (t.shape.some((s) => s < 1)) fail(fn, `${what} has an empty axis: shape [${t.shape}]`);
+  assertTensorInput(fn, x, { what, rank: 4, channels });
 }
 
 /** Asserts positive integers. */

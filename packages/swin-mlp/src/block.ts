@@ -1,4 +1,14 @@
-import { DropPath, type FeatureBlock, LayerNorm, Mlp, Module, truncNormal, zeros } from '@swin/nn';
+import {
+  assertTensorInput,
+  DropPath,
+  type FeatureBlock,
+  LayerNorm,
+  Mlp,
+  Module,
+  SwinConfigError,
+  truncNormal,
+  zeros,
+} from '@swin/nn';
 import { windowPartition, windowReverse } from '@swin/window-ops';
 import * as tf from '@tensorflow/tfjs-core';
 import { headTokenMix } from './spatial-mlp.js';
@@ -65,7 +75,7 @@ export function swinMlpBlockMacs(
 
 function checkInt(fn: string, name: string, v: unknown, min: number): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new Error(`${fn}: ${name} must be an integer >= ${min}, got ${String(v)}`);
+    throw new SwinConfigError(`${fn}: ${name} must be an integer >= ${min}, got ${String(v)}`);
   }
 }
 
@@ -105,7 +115,7 @@ export class SwinMLPBlock extends Module implements FeatureBlock {
     checkInt(fn, 'dim', opts.dim, 1);
     checkInt(fn, 'numHeads', opts.numHeads, 1);
     if (opts.dim % opts.numHeads !== 0) {
-      throw new Error(`${fn}: dim=${opts.dim} is not divisible by numHeads=${opts.numHeads}`);
+      throw new SwinConfigError(`${fn}: dim=${opts.dim} is not divisible by numHeads=${opts.numHeads}`);
     }
     const requestedWindow = opts.windowSize ?? 7;
     const requestedShift = opts.shiftSize ?? 0;
@@ -117,10 +127,10 @@ export class SwinMLPBlock extends Module implements FeatureBlock {
     }
     const { windowSize, shiftSize } = clampWindow(requestedWindow, requestedShift, opts.inputResolution);
     if (shiftSize >= windowSize) {
-      throw new Error(`${fn}: shiftSize=${shiftSize} must be in [0, windowSize=${windowSize})`);
+      throw new SwinConfigError(`${fn}: shiftSize=${shiftSize} must be in [0, windowSize=${windowSize})`);
     }
     const mlpRatio = opts.mlpRatio ?? 4;
-    if (!(mlpRatio > 0)) throw new Error(`${fn}: mlpRatio must be > 0, got ${mlpRatio}`);
+    if (!(mlpRatio > 0)) throw new SwinConfigError(`${fn}: mlpRatio must be > 0, got ${mlpRatio}`);
     this.dim = opts.dim;
     this.numHeads = opts.numHeads;
     this.windowSize = windowSize;
@@ -225,23 +235,9 @@ class SpatialMlpParams extends Module {
   }
 }
 
-/** Validates an NHWC feature map argument. */
-export function checkMap(fn: string, x: unknown, channels: number): asserts x is tf.Tensor4D {
-  const t = x as tf.Tensor | null;
-  if (typeof t !== 'object' || t === null || !Array.isArray(t.shape) || typeof t.dtype !== 'string') {
-    throw new Error(
-      `${fn}: expected a tf.Tensor [B, H, W, ${channels}], got ${t === null ? 'null' : typeof t}`,
-    );
-  }
-  if (t.isDisposed) throw new Error(`${fn}: the input tensor has been disposed`);
-  if (t.rank !== 4) {
-    throw new Error(`${fn}: expected a 4-D NHWC map [B, H, W, ${channels}], got shape [${t.shape}]`);
-  }
-  if (t.shape[3] !== channels) {
-    throw new Error(`${fn}: input has ${t.shape[3]} channels (shape [${t.shape}]), expected ${channels}`);
-  }
-  if (t.shape.some((v) => v === 0)) throw new Error(`${fn}: input has a zero-size axis: shape [${t.shape}]`);
-  if (t.dtype !== 'float32') throw new Error(`${fn}: input dtype is ${t.dtype}, expected float32`);
+/** Validates an NHWC feature map argument (`assertTensorInput` of `@swin/nn`: a live float32 `[B, H, W, channels]`). */
+export function checkMap(fn: string, x: unknown, channels: number, what = 'x'): asserts x is tf.Tensor4D {
+  assertTensorInput(fn, x, { what, rank: 4, channels });
 }
 
 /** Epsilon of a fixture/official `norm_layer` argument (`{"__layer__": "LayerNorm", "eps": 1e-6}`), or undefined. */
@@ -249,7 +245,7 @@ export function normEpsFromKwarg(normLayer: unknown): number | undefined {
   if (normLayer === undefined || normLayer === null) return undefined;
   const nl = normLayer as { __layer__?: unknown; eps?: unknown };
   if (typeof nl !== 'object' || nl.__layer__ !== 'LayerNorm') {
-    throw new Error(`norm_layer: only LayerNorm is supported, got ${JSON.stringify(normLayer)}`);
+    throw new SwinConfigError(`norm_layer: only LayerNorm is supported, got ${JSON.stringify(normLayer)}`);
   }
   return typeof nl.eps === 'number' ? nl.eps : undefined;
 }

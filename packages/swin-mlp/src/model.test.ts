@@ -231,13 +231,11 @@ describe.each(NODE_BACKENDS)('SwinMLP on %s', (backend) => {
     const apeModel = new SwinMLP({ ...TINY, ape: true });
     try {
       const x4 = tf.zeros([1, 32, 32, 4]) as tf.Tensor4D;
-      expect(() => model.forward(x4)).toThrow(/SwinMLP\.forward: input has 4 channels .*expected 3/);
+      expect(() => model.forward(x4)).toThrow(/SwinMLP\.forward: x has 4 channels .*expected 3/);
       const x3 = tf.zeros([32, 32, 3]);
       expect(() => model.forward(x3 as unknown as tf.Tensor4D)).toThrow(/4-D NHWC/);
       const bad = tf.zeros([1, 2, 2, 5]) as tf.Tensor4D;
-      expect(() => model.forwardHead(bad)).toThrow(
-        /SwinMLP\.forwardHead: input has 5 channels .*expected 16/,
-      );
+      expect(() => model.forwardHead(bad)).toThrow(/SwinMLP\.forwardHead: last has 5 channels .*expected 16/);
       const other = tf.zeros([1, 48, 32, 3]) as tf.Tensor4D;
       expect(() => apeModel.forward(other)).toThrow(
         /absolute_pos_embed is defined for a 8x8 patch grid.*12x8/,

@@ -1,3 +1,4 @@
+import { SwinConfigError, SwinInputError } from '@swin/nn';
 import {
   HierarchicalClassifier,
   type HierarchicalForwardOutputs,
@@ -40,7 +41,7 @@ export class SwinMLPLayer extends HierarchicalStageBase<SwinMLPBlock> {
     opts: SwinMLPLayerOptions = {},
   ) {
     if (!Number.isInteger(depth) || depth <= 0) {
-      throw new Error(`SwinMLPLayer: depth must be a positive integer, got ${depth}`);
+      throw new SwinConfigError(`SwinMLPLayer: depth must be a positive integer, got ${depth}`);
     }
     const dp = opts.dropPath ?? 0;
     const blocks: SwinMLPBlock[] = [];
@@ -97,17 +98,30 @@ export class SwinMLP extends HierarchicalClassifier<SwinMLPConfig, SwinMLPLayer>
 
   protected override checkInput(fn: string, x: tf.Tensor4D): void {
     checkMap(`SwinMLP.${fn}`, x, this.config.inChans);
+    if (this.absolutePosEmbed) {
+      // checked here, before any op: the embedding exists for the construction patch grid only
+      const p = this.config.patchSize;
+      const [gh, gw] = [Math.ceil(x.shape[1] / p), Math.ceil(x.shape[2] / p)];
+      const [h0, w0] = this.patchGrid;
+      if (gh !== h0 || gw !== w0) {
+        throw new SwinInputError(
+          `SwinMLP.${fn}: absolute_pos_embed is defined for a ${h0}x${w0} patch grid (imgSize ${JSON.stringify(
+            this.config.imgSize,
+          )}), but the ${x.shape[1]}x${x.shape[2]} input gives ${gh}x${gw}; run at imgSize or build the model without ape`,
+        );
+      }
+    }
   }
 
   protected override checkHeadInput(last: tf.Tensor4D): void {
-    checkMap('SwinMLP.forwardHead', last, this.numFeatures);
+    checkMap('SwinMLP.forwardHead', last, this.numFeatures, 'last');
   }
 
   /** The absolute position embedding `[1, gh, gw, embedDim]`; only the construction patch grid is supported. */
   protected override posEmbedFor(gh: number, gw: number): tf.Tensor {
     const [h0, w0] = this.patchGrid;
     if (gh !== h0 || gw !== w0) {
-      throw new Error(
+      throw new SwinConfigError(
         `SwinMLP: absolute_pos_embed is defined for a ${h0}x${w0} patch grid (imgSize ${JSON.stringify(
           this.config.imgSize,
         )}), but the input gives ${gh}x${gw}; run at imgSize or build the model without ape`,

@@ -1,4 +1,4 @@
-import { attentionKernelAvailable, smallBatchMatMul } from '@swin/nn';
+import { attentionKernelAvailable, SwinConfigError, SwinInputError, smallBatchMatMul } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /** Raises a descriptive error. */
 function fail(fn: string, message: string): never {
-  throw new Error(`${fn}: ${message}`);
+  throw new SwinInputError(`${fn}: ${message}`);
 }
 
 /**
@@ -38,7 +38,7 @@ let headMatMulMode: HeadMatMulMode = 'auto';
 /** Sets the {@link HeadMatMulMode} (process-wide; for benchmarks and tests). Returns the previous mode. */
 export function setHeadMatMulMode(mode: HeadMatMulMode): HeadMatMulMode {
   if (!['auto', 'batched', 'unstack', 'gather', 'kernel'].includes(mode)) {
-    throw new Error(
+    throw new SwinConfigError(
       `setHeadMatMulMode: unknown mode '${mode}' (expected auto, batched, unstack, gather or kernel)`,
     );
   }
