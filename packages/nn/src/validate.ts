@@ -251,7 +251,7 @@ export const field = {
   nonNegativeInt: { check: isNonNegInt, expected: 'an integer >= 0' },
   positiveNumber: { check: (v) => isNum(v) && v > 0, expected: 'a number > 0' },
   nonNegativeNumber: { check: (v) => isNum(v) && v >= 0, expected: 'a number >= 0' },
-  rate: { check: (v) => isNum(v) && v >= 0 && v < 1, expected: 'a rate in [0, 1)' },
+  rate: { check: (v) => isNum(v) && v >= 0 && v < 1, expected: 'in [0, 1)' },
   numberOrNull: { check: (v) => v === null || isNum(v), expected: 'a number or null' },
   size: {
     check: (v) => isPosInt(v) || (Array.isArray(v) && v.length === 2 && v.every(isPosInt)),

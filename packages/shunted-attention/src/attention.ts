@@ -1,4 +1,5 @@
 import {
+  assertTensorInput,
   attentionCore,
   Conv2d,
   DepthwiseConv2d,
@@ -7,6 +8,7 @@ import {
   LayerNorm,
   Linear,
   Module,
+  SwinInputError,
   smallBatchMatMul,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
@@ -111,8 +113,11 @@ export class ShuntedAttention extends Module {
 
   /** NHWC interface: x `[B, H, W, C]` -> `[B, H, W, C]`. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
+    assertTensorInput(`${this.label}.forward`, x, { rank: 4, channels: this.dim });
     if (x.rank !== 4)
-      throw new Error(`${this.label}.forward: expected NHWC [B, H, W, ${this.dim}], got shape [${x.shape}]`);
+      throw new SwinInputError(
+        `${this.label}.forward: expected NHWC [B, H, W, ${this.dim}], got shape [${x.shape}]`,
+      );
     const [B, H, W] = x.shape;
     return tf.tidy(() => {
       const y = this.forwardTokens(tf.reshape(x, [B, H * W, x.shape[3]]), H, W);
@@ -176,11 +181,12 @@ export class ShuntedAttention extends Module {
 
   private checkTokens(x: tf.Tensor, H: number, W: number): void {
     checkSize(this.label, H, W);
+    assertTensorInput(this.label, x, { rank: 3, channels: this.dim });
     if (x.rank !== 3 || x.shape[2] !== this.dim) {
-      throw new Error(`${this.label}: expected tokens [B, N, ${this.dim}], got shape [${x.shape}]`);
+      throw new SwinInputError(`${this.label}: expected tokens [B, N, ${this.dim}], got shape [${x.shape}]`);
     }
     if (x.shape[1] !== H * W) {
-      throw new Error(
+      throw new SwinInputError(
         `${this.label}: ${x.shape[1]} tokens do not form the ${H}x${W} map (expected ${H * W})`,
       );
     }

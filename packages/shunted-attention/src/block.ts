@@ -1,4 +1,5 @@
 import {
+  assertTensorInput,
   DepthwiseConv2d,
   Dropout,
   DropPath,
@@ -7,6 +8,8 @@ import {
   LayerNorm,
   Linear,
   Module,
+  SwinConfigError,
+  SwinInputError,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { ShuntedAttention } from './attention.js';
@@ -54,8 +57,11 @@ export class ShuntedMlp extends Module {
     this.drop = this.child('drop', new Dropout(drop));
   }
   forward(x: tf.Tensor4D): tf.Tensor4D {
+    assertTensorInput('ShuntedMlp.forward', x, { rank: 4, channels: this.inFeatures });
     if (x.rank !== 4 || x.shape[3] !== this.inFeatures)
-      throw new Error(`ShuntedMlp: expected NHWC [B, H, W, ${this.inFeatures}], got shape [${x.shape}]`);
+      throw new SwinInputError(
+        `ShuntedMlp: expected NHWC [B, H, W, ${this.inFeatures}], got shape [${x.shape}]`,
+      );
     return tf.tidy(() => {
       const h = this.fc1.forward(x) as tf.Tensor4D;
       const a = this.drop.forward(gelu(tf.add(h, this.dwconv.forward(h))));
@@ -117,7 +123,7 @@ export class ShuntedBlock extends Module implements FeatureBlock {
     this.mlpRatio = opts.mlpRatio ?? 4;
     const hidden = mlpHidden(dim, this.mlpRatio);
     if (!(hidden >= 1))
-      throw new Error(
+      throw new SwinConfigError(
         `${this.label}: mlp_ratio ${this.mlpRatio} gives a hidden width of ${hidden} for dim ${dim}`,
       );
     this.norm1 = this.child('norm1', new LayerNorm(dim, eps));
@@ -144,8 +150,11 @@ export class ShuntedBlock extends Module implements FeatureBlock {
 
   /** NHWC `[B, H, W, dim]` -> `[B, H, W, dim]`. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
+    assertTensorInput(`${this.label}.forward`, x, { rank: 4, channels: this.dim });
     if (x.rank !== 4 || x.shape[3] !== this.dim)
-      throw new Error(`${this.label}.forward: expected NHWC [B, H, W, ${this.dim}], got shape [${x.shape}]`);
+      throw new SwinInputError(
+        `${this.label}.forward: expected NHWC [B, H, W, ${this.dim}], got shape [${x.shape}]`,
+      );
     return tf.tidy(() => {
       const y = tf.add(x, this.dropPath.forward(this.attn.forward(this.norm1.forward(x)))) as tf.Tensor4D;
       return tf.add(y, this.dropPath.forward(this.mlp.forward(this.norm2.forward(y)))) as tf.Tensor4D;
@@ -155,8 +164,9 @@ export class ShuntedBlock extends Module implements FeatureBlock {
   /** Token interface of the reference `forward(x, H, W)`: `[B, H*W, dim]` -> `[B, H*W, dim]`. */
   forwardTokens(x: tf.Tensor3D, H: number, W: number): tf.Tensor3D {
     checkSize(this.label, H, W);
+    assertTensorInput(`${this.label}.forwardTokens`, x, { rank: 3, channels: this.dim });
     if (x.rank !== 3 || x.shape[2] !== this.dim || x.shape[1] !== H * W)
-      throw new Error(
+      throw new SwinInputError(
         `${this.label}.forwardTokens: expected tokens [B, ${H * W}, ${this.dim}] for a ${H}x${W} map, got shape [${x.shape}]`,
       );
     return tf.tidy(() => {

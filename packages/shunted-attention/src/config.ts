@@ -3,7 +3,7 @@
  * `ShuntedTransformer.__init__` (OliverRensu/Shunted-Transformer `SSA.py`) in camelCase, plus the
  * official presets `shunted_t`, `shunted_s`, `shunted_b`.
  */
-
+import { type FieldSpec, field, SwinConfigError, validateConfig } from '@swin/nn';
 /** Constructor arguments of {@link ShuntedTransformer} (official kwarg in brackets). */
 export interface ShuntedConfig {
   /** [`img_size`] Nominal input size. Unused by the computation (as in the reference). */
@@ -131,7 +131,7 @@ export function reductionKernels(srRatio: number): [number, number] | null {
 /** Throws unless `srRatio` is one of 1, 2, 4, 8. */
 export function checkSrRatio(where: string, srRatio: number): void {
   if (!SHUNTED_SR_RATIOS.includes(srRatio)) {
-    throw new Error(
+    throw new SwinConfigError(
       `${where}: sr_ratio ${srRatio} is not supported; the reference defines shunted attention only for ` +
         `sr_ratio 8, 4, 2 (two reduction branches) and 1 (no reduction)`,
     );
@@ -144,14 +144,14 @@ export function checkSrRatio(where: string, srRatio: number): void {
  */
 export function checkAttentionArgs(where: string, dim: number, numHeads: number, srRatio: number): void {
   if (!Number.isInteger(dim) || dim <= 0)
-    throw new Error(`${where}: dim must be a positive integer, got ${dim}`);
+    throw new SwinConfigError(`${where}: dim must be a positive integer, got ${dim}`);
   if (!Number.isInteger(numHeads) || numHeads <= 0)
-    throw new Error(`${where}: num_heads must be a positive integer, got ${numHeads}`);
+    throw new SwinConfigError(`${where}: num_heads must be a positive integer, got ${numHeads}`);
   checkSrRatio(where, srRatio);
   if (dim % numHeads !== 0)
-    throw new Error(`${where}: dim ${dim} should be divided by num_heads ${numHeads}`);
+    throw new SwinConfigError(`${where}: dim ${dim} should be divided by num_heads ${numHeads}`);
   if (srRatio > 1 && numHeads % 2 !== 0) {
-    throw new Error(
+    throw new SwinConfigError(
       `${where}: num_heads must be even when sr_ratio > 1 (the heads are split into two groups, one per ` +
         `reduction branch), got num_heads ${numHeads} with sr_ratio ${srRatio}`,
     );
@@ -160,50 +160,73 @@ export function checkAttentionArgs(where: string, dim: number, numHeads: number,
 
 const ARRAY_KEYS = ['embedDims', 'numHeads', 'mlpRatios', 'depths', 'srRatios'] as const;
 
+/** Field types of {@link ShuntedConfig} (unknown keys are refused with a did-you-mean). */
+export const SHUNTED_CONFIG_SCHEMA: Readonly<Record<keyof ShuntedConfig, FieldSpec>> = Object.freeze({
+  imgSize: field.size,
+  patchSize: field.positiveInt,
+  inChans: field.positiveInt,
+  numClasses: field.nonNegativeInt,
+  embedDims: field.positiveIntArray,
+  numHeads: field.positiveIntArray,
+  mlpRatios: field.positiveNumberArray,
+  qkvBias: field.boolean,
+  qkScale: field.numberOrNull,
+  dropRate: field.rate,
+  attnDropRate: field.rate,
+  dropPathRate: field.rate,
+  normEps: field.positiveNumber,
+  depths: field.nonNegativeIntArray,
+  srRatios: field.positiveIntArray,
+  numStages: field.positiveInt,
+  numConv: field.nonNegativeInt,
+});
+
 /**
  * Merges `overrides` over {@link SHUNTED_DEFAULTS} and validates the result with clear errors
  * (each message names the offending stage and values). Returns a fresh, deep-copied config.
  */
 export function resolveShuntedConfig(overrides: Partial<ShuntedConfig> = {}): ShuntedConfig {
-  const cfg: ShuntedConfig = { ...SHUNTED_DEFAULTS, ...overrides } as ShuntedConfig;
+  validateConfig('ShuntedTransformer', overrides, SHUNTED_CONFIG_SCHEMA);
+  const defined = Object.fromEntries(Object.entries(overrides ?? {}).filter(([, v]) => v !== undefined));
+  const cfg: ShuntedConfig = { ...SHUNTED_DEFAULTS, ...defined } as ShuntedConfig;
   for (const k of ARRAY_KEYS) cfg[k] = [...(cfg[k] as number[])];
   const where = 'ShuntedTransformer';
   const S = cfg.numStages;
   if (!Number.isInteger(S) || S < 1 || S > 4)
-    throw new Error(`${where}: num_stages must be 1, 2, 3 or 4, got ${S}`);
+    throw new SwinConfigError(`${where}: num_stages must be 1, 2, 3 or 4, got ${S}`);
   for (const k of ARRAY_KEYS) {
     if (!Array.isArray(cfg[k]) || cfg[k].length < S)
-      throw new Error(`${where}: ${k} needs at least num_stages=${S} entries, got [${cfg[k]}]`);
+      throw new SwinConfigError(`${where}: ${k} needs at least num_stages=${S} entries, got [${cfg[k]}]`);
   }
   if (cfg.inChans !== 3)
-    throw new Error(
+    throw new SwinConfigError(
       `${where}: in_chans must be 3, got ${cfg.inChans} (the reference stem hard-codes 3 input channels)`,
     );
   if (cfg.embedDims[0] !== STEM_CHANNELS)
-    throw new Error(
+    throw new SwinConfigError(
       `${where}: embed_dims[0] must be ${STEM_CHANNELS}, got ${cfg.embedDims[0]} (the reference stem Head hard-codes 64 channels)`,
     );
   if (!Number.isInteger(cfg.numClasses) || cfg.numClasses < 0)
-    throw new Error(`${where}: num_classes must be a non-negative integer, got ${cfg.numClasses}`);
+    throw new SwinConfigError(`${where}: num_classes must be a non-negative integer, got ${cfg.numClasses}`);
   if (!Number.isInteger(cfg.numConv) || cfg.numConv < 0)
-    throw new Error(`${where}: num_conv must be a non-negative integer, got ${cfg.numConv}`);
-  if (!(cfg.normEps > 0)) throw new Error(`${where}: normEps must be positive, got ${cfg.normEps}`);
+    throw new SwinConfigError(`${where}: num_conv must be a non-negative integer, got ${cfg.numConv}`);
+  if (!(cfg.normEps > 0)) throw new SwinConfigError(`${where}: normEps must be positive, got ${cfg.normEps}`);
   for (const [k, v] of [
     ['dropRate', cfg.dropRate],
     ['attnDropRate', cfg.attnDropRate],
     ['dropPathRate', cfg.dropPathRate],
   ] as const) {
-    if (!(v >= 0 && v < 1)) throw new Error(`${where}: ${k} must be in [0, 1), got ${v}`);
+    if (!(v >= 0 && v < 1)) throw new SwinConfigError(`${where}: ${k} must be in [0, 1), got ${v}`);
   }
   for (let i = 0; i < S; i++) {
     const stage = `${where} stage ${i}`;
     const dim = cfg.embedDims[i];
     checkAttentionArgs(stage, dim, cfg.numHeads[i], cfg.srRatios[i]);
     if (!Number.isInteger(cfg.depths[i]) || cfg.depths[i] < 0)
-      throw new Error(`${stage}: depth must be a non-negative integer, got ${cfg.depths[i]}`);
+      throw new SwinConfigError(`${stage}: depth must be a non-negative integer, got ${cfg.depths[i]}`);
     const hidden = Math.trunc(dim * cfg.mlpRatios[i]);
     if (!(hidden >= 1))
-      throw new Error(
+      throw new SwinConfigError(
         `${stage}: mlp_ratio ${cfg.mlpRatios[i]} gives a hidden width of ${hidden} for dim ${dim}`,
       );
   }

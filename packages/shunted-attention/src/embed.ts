@@ -1,4 +1,14 @@
-import { BatchNorm2d, Conv2d, type Downsample, LayerNorm, Module, ModuleList } from '@swin/nn';
+import {
+  assertTensorInput,
+  BatchNorm2d,
+  Conv2d,
+  type Downsample,
+  LayerNorm,
+  Module,
+  ModuleList,
+  SwinConfigError,
+  SwinInputError,
+} from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { STEM_CHANNELS } from './config.js';
 import { overlapPatchEmbedMacs, shuntedStemMacs } from './counts.js';
@@ -33,7 +43,7 @@ export class ShuntedStem extends Module implements Downsample {
   constructor(readonly numConv = 0) {
     super();
     if (!Number.isInteger(numConv) || numConv < 0)
-      throw new Error(`ShuntedStem: num_conv must be a non-negative integer, got ${numConv}`);
+      throw new SwinConfigError(`ShuntedStem: num_conv must be a non-negative integer, got ${numConv}`);
     const C = STEM_CHANNELS;
     const layers: StemLayer[] = [
       new Conv2d(3, C, 7, { stride: 2, padding: 3, bias: false }),
@@ -51,8 +61,9 @@ export class ShuntedStem extends Module implements Downsample {
 
   /** NHWC `[B, H, W, 3]` -> `[B, H', W', 64]`. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
+    assertTensorInput('ShuntedStem.forward', x, { rank: 4, channels: 3 });
     if (x.rank !== 4 || x.shape[3] !== 3)
-      throw new Error(`ShuntedStem: expected an NHWC image [B, H, W, 3], got shape [${x.shape}]`);
+      throw new SwinInputError(`ShuntedStem: expected an NHWC image [B, H, W, 3], got shape [${x.shape}]`);
     stemOutSize(x.shape[1], x.shape[2]); // clear error for too-small inputs
     return tf.tidy(() => {
       let y = x;
@@ -95,8 +106,9 @@ export class OverlapPatchEmbed extends Module implements Downsample {
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
+    assertTensorInput('OverlapPatchEmbed.forward', x, { rank: 4, channels: this.inChannels });
     if (x.rank !== 4 || x.shape[3] !== this.inChannels)
-      throw new Error(
+      throw new SwinInputError(
         `OverlapPatchEmbed: expected NHWC [B, H, W, ${this.inChannels}], got shape [${x.shape}]`,
       );
     overlapEmbedOutSize(x.shape[1], x.shape[2], this.patchSize, this.stride);

@@ -200,7 +200,7 @@ describe('configuration, presets and errors', () => {
       /depths needs at least num_stages=4 entries/,
     );
     expect(() => new ShuntedTransformer({ ...TINY, numConv: -1 })).toThrow(
-      /num_conv must be a non-negative integer/,
+      /numConv must be an integer >= 0, got -1/,
     );
     expect(() => new ShuntedTransformer({ ...TINY, dropPathRate: 1 })).toThrow(
       /dropPathRate must be in \[0, 1\)/,
@@ -341,13 +341,13 @@ describe.each(NODE_BACKENDS)('ShuntedTransformer on %s', (backend) => {
       );
       m2.dispose();
       expect(() => m.forward(tf.zeros([1, 64, 64, 1]) as tf.Tensor4D)).toThrow(
-        /expected an NHWC image batch \[B, H, W, 3\]/,
+        /ShuntedTransformer\.forward: x has 1 channels .*expected 3/,
       );
       expect(() => m.forward(tf.zeros([64, 64, 3]) as unknown as tf.Tensor4D)).toThrow(
-        /expected an NHWC image batch/,
+        /ShuntedTransformer\.forward: x must be a 4-D NHWC tensor.*add the batch axis/,
       );
       expect(() => m.forwardHead(tf.zeros([1, 2, 2, 16]) as tf.Tensor4D)).toThrow(
-        /forwardHead: expected \[B, H, W, 32\]/,
+        /forwardHead: last has 16 channels .*expected 32/,
       );
       expect(() => m.stageSizes(0, 10)).toThrow(/positive integers/);
     } finally {
@@ -415,13 +415,13 @@ describe.each(NODE_BACKENDS)('ShuntedTransformer on %s', (backend) => {
         /ShuntedStem: a 2x2 input gives a 1x1 map/,
       );
       expect(() => stem.forward(tf.zeros([1, 8, 8, 4]) as tf.Tensor4D)).toThrow(
-        /ShuntedStem: expected an NHWC image \[B, H, W, 3\]/,
+        /ShuntedStem\.forward: x has 4 channels .*expected 3/,
       );
       expect(() => pe.forward(tf.zeros([1, 8, 8, 8]) as tf.Tensor4D)).toThrow(
-        /OverlapPatchEmbed: expected NHWC \[B, H, W, 16\]/,
+        /OverlapPatchEmbed\.forward: x has 8 channels .*expected 16/,
       );
       expect(() => blk.forward(tf.zeros([1, 4, 4, 8]) as tf.Tensor4D)).toThrow(
-        /ShuntedBlock.forward: expected NHWC \[B, H, W, 16\]/,
+        /ShuntedBlock.forward: x has 8 channels .*expected 16/,
       );
       expect(() => blk.forward(tf.zeros([1, 1, 4, 16]) as tf.Tensor4D)).toThrow(
         /the 1x4 token map is smaller than the 2x2 reduction conv/,

@@ -1,11 +1,15 @@
 import {
+  assertOptionsObject,
+  assertTensorInput,
   type Downsample,
   type FeatureInfo,
   type ForwardOutputs,
   LayerNorm,
   Linear,
+  lookupOwn,
   Module,
   ModuleList,
+  SwinInputError,
   type VisionModel,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
@@ -89,12 +93,19 @@ export class ShuntedTransformer extends Module implements VisionModel {
     return shuntedStageSizes(this.config, H, W);
   }
 
-  private checkInput(x: tf.Tensor4D): void {
-    if (x.rank !== 4 || x.shape[3] !== 3)
-      throw new Error(
-        `ShuntedTransformer: expected an NHWC image batch [B, H, W, 3], got shape [${x.shape}]`,
-      );
-    this.stageSizes(x.shape[1], x.shape[2]);
+  /**
+   * Runs before any op (so a bad input inside a gradient tape leaks nothing): a live float32
+   * `[B, H, W, 3]` batch, a model not disposed, and an image large enough for every stage.
+   */
+  private checkInput(fn: string, x: tf.Tensor4D): void {
+    const where = `ShuntedTransformer.${fn}`;
+    assertTensorInput(where, x, { rank: 4, channels: this.config.inChans });
+    this.assertNotDisposed(where);
+    try {
+      this.stageSizes(x.shape[1], x.shape[2]);
+    } catch (e) {
+      throw new SwinInputError(`${where}: ${(e as Error).message.replace(/^ShuntedTransformer: /, '')}`);
+    }
   }
 
   private runStages(x: tf.Tensor4D, embeds: tf.Tensor4D[] | null): tf.Tensor4D[] {
@@ -112,7 +123,7 @@ export class ShuntedTransformer extends Module implements VisionModel {
 
   /** Per-stage outputs (after `norm<i+1>`), NHWC `[B, H_i, W_i, embedDims[i]]`, strides 4, 8, 16, 32. */
   forwardFeatures(x: tf.Tensor4D): tf.Tensor4D[] {
-    this.checkInput(x);
+    this.checkInput('forwardFeatures', x);
     return tf.tidy(() => this.runStages(x, null));
   }
 
@@ -121,10 +132,12 @@ export class ShuntedTransformer extends Module implements VisionModel {
    * tokens -> head. `preLogits` returns the pooled `[B, C]`.
    */
   forwardHead(last: tf.Tensor4D, opts: { preLogits?: boolean } = {}): tf.Tensor2D {
-    if (last.rank !== 4 || last.shape[3] !== this.numFeatures)
-      throw new Error(
-        `ShuntedTransformer.forwardHead: expected [B, H, W, ${this.numFeatures}], got shape [${last.shape}]`,
-      );
+    assertTensorInput('ShuntedTransformer.forwardHead', last, {
+      what: 'last',
+      rank: 4,
+      channels: this.numFeatures,
+    });
+    this.assertNotDisposed('ShuntedTransformer.forwardHead');
     return tf.tidy(() => {
       const pooled = tf.mean(last, [1, 2]) as tf.Tensor2D;
       if (opts.preLogits || !this.head) return pooled;
@@ -134,7 +147,7 @@ export class ShuntedTransformer extends Module implements VisionModel {
 
   /** Logits `[B, numClasses]` (pooled features `[B, C]` when `numClasses` is 0). */
   forward(x: tf.Tensor4D): tf.Tensor2D {
-    this.checkInput(x);
+    this.checkInput('forward', x);
     return tf.tidy(() => {
       const feats = this.runStages(x, null);
       return this.forwardHead(feats[feats.length - 1]);
@@ -146,7 +159,7 @@ export class ShuntedTransformer extends Module implements VisionModel {
    * `features[i]` (`features.<i>`), `preLogits` (`pre_logits`), `logits`. The caller disposes them.
    */
   forwardWithIntermediates(x: tf.Tensor4D): ShuntedOutputs {
-    this.checkInput(x);
+    this.checkInput('forwardWithIntermediates', x);
     const out = tf.tidy(() => {
       const embeds: tf.Tensor4D[] = [];
       const features = this.runStages(x, embeds);
@@ -171,11 +184,8 @@ export function createShunted(
   name: ShuntedPresetName,
   overrides: Partial<ShuntedConfig> = {},
 ): ShuntedTransformer {
-  const preset = SHUNTED_PRESETS[name];
-  if (!preset)
-    throw new Error(
-      `createShunted: unknown preset '${name}', expected one of ${Object.keys(SHUNTED_PRESETS).join(', ')}`,
-    );
+  const preset = lookupOwn('createShunted', SHUNTED_PRESETS, name);
+  assertOptionsObject('createShunted', overrides, 'overrides');
   return new ShuntedTransformer({ ...preset, ...overrides });
 }
 
@@ -184,10 +194,7 @@ export function shuntedPresetConfig(
   name: ShuntedPresetName,
   overrides: Partial<ShuntedConfig> = {},
 ): ShuntedConfig {
-  const preset = SHUNTED_PRESETS[name];
-  if (!preset)
-    throw new Error(
-      `shuntedPresetConfig: unknown preset '${name}', expected one of ${Object.keys(SHUNTED_PRESETS).join(', ')}`,
-    );
+  const preset = lookupOwn('shuntedPresetConfig', SHUNTED_PRESETS, name);
+  assertOptionsObject('shuntedPresetConfig', overrides, 'overrides');
   return resolveShuntedConfig({ ...preset, ...overrides });
 }

@@ -3,6 +3,7 @@
  * and in the parity fixtures' `config.kwargs`) into this package's options. Missing kwargs take the
  * reference's own defaults (e.g. `norm_layer` = `nn.LayerNorm`, eps 1e-5), not this package's.
  */
+import { SwinConfigError } from '@swin/nn';
 import type { ShuntedAttentionOptions } from './attention.js';
 import type { ShuntedBlockOptions } from './block.js';
 import type { ShuntedConfig } from './config.js';
@@ -44,14 +45,16 @@ export interface OfficialShuntedKwargs {
 function normEps(norm: OfficialNormLayer | null | undefined, where: string): number {
   if (!norm) return 1e-5; // nn.LayerNorm default
   if (norm.__layer__ !== undefined && norm.__layer__ !== 'LayerNorm')
-    throw new Error(`${where}: norm_layer ${norm.__layer__} is not supported (only LayerNorm)`);
+    throw new SwinConfigError(`${where}: norm_layer ${norm.__layer__} is not supported (only LayerNorm)`);
   return norm.eps ?? 1e-5;
 }
 
 /** `Attention(dim, num_heads=8, qkv_bias=False, qk_scale=None, attn_drop=0., proj_drop=0., sr_ratio=1)`. */
 export function attentionArgsFromKwargs(kw: OfficialShuntedKwargs): [number, ShuntedAttentionOptions] {
-  if (typeof kw.dim !== 'number') throw new Error('attentionArgsFromKwargs: kwargs.dim is required');
-  if (Array.isArray(kw.num_heads)) throw new Error('attentionArgsFromKwargs: num_heads must be a number');
+  if (typeof kw.dim !== 'number')
+    throw new SwinConfigError('attentionArgsFromKwargs: kwargs.dim is required');
+  if (Array.isArray(kw.num_heads))
+    throw new SwinConfigError('attentionArgsFromKwargs: num_heads must be a number');
   return [
     kw.dim,
     {
@@ -71,7 +74,7 @@ export function attentionArgsFromKwargs(kw: OfficialShuntedKwargs): [number, Shu
  */
 export function blockArgsFromKwargs(kw: OfficialShuntedKwargs): [number, number, ShuntedBlockOptions] {
   if (typeof kw.dim !== 'number' || typeof kw.num_heads !== 'number')
-    throw new Error('blockArgsFromKwargs: kwargs.dim and kwargs.num_heads (numbers) are required');
+    throw new SwinConfigError('blockArgsFromKwargs: kwargs.dim and kwargs.num_heads (numbers) are required');
   return [
     kw.dim,
     kw.num_heads,
@@ -90,7 +93,8 @@ export function blockArgsFromKwargs(kw: OfficialShuntedKwargs): [number, number,
 
 /** `ShuntedTransformer(**kwargs)` -> a complete {@link ShuntedConfig} (reference defaults for missing kwargs). */
 export function shuntedConfigFromKwargs(kw: OfficialShuntedKwargs): ShuntedConfig {
-  if (typeof kw.num_heads === 'number') throw new Error('shuntedConfigFromKwargs: num_heads must be a list');
+  if (typeof kw.num_heads === 'number')
+    throw new SwinConfigError('shuntedConfigFromKwargs: num_heads must be a list');
   return {
     imgSize: kw.img_size ?? 224,
     patchSize: kw.patch_size ?? 16,

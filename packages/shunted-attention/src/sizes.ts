@@ -3,6 +3,7 @@
  * `out = floor((in + 2p - k) / s) + 1` (kernel = stride reductions drop the remainder), with clear errors
  * where the reference would fail (a map too small for a conv).
  */
+import { SwinInputError } from '@swin/nn';
 import { reductionKernels } from './config.js';
 
 /** Output length of a PyTorch conv along one axis. */
@@ -21,7 +22,7 @@ export function stemOutSize(H: number, W: number): [number, number] {
   const [h1, w1] = stemConvSize(H, W);
   const out: [number, number] = [convOut(h1, 2, 2, 0), convOut(w1, 2, 2, 0)];
   if (out[0] < 1 || out[1] < 1) {
-    throw new Error(
+    throw new SwinInputError(
       `ShuntedStem: a ${H}x${W} input gives a ${h1}x${w1} map after the 7x7 stride-2 conv, too small ` +
         `for the final 2x2 stride-2 conv (it would give ${out[0]}x${out[1]}); inputs need at least 3x3 pixels`,
     );
@@ -35,7 +36,9 @@ export function overlapEmbedOutSize(H: number, W: number, k = 3, s = 2): [number
   const p = Math.floor(k / 2);
   const out: [number, number] = [convOut(H, k, s, p), convOut(W, k, s, p)];
   if (out[0] < 1 || out[1] < 1)
-    throw new Error(`OverlapPatchEmbed: a ${H}x${W} map is too small for the ${k}x${k} stride-${s} conv`);
+    throw new SwinInputError(
+      `OverlapPatchEmbed: a ${H}x${W} map is too small for the ${k}x${k} stride-${s} conv`,
+    );
   return out;
 }
 
@@ -54,7 +57,7 @@ export function reducedSizes(
   if (!ks) return null;
   const [k1, k2] = ks;
   if (H < k1 || W < k1) {
-    throw new Error(
+    throw new SwinInputError(
       `${where}: the ${H}x${W} token map is smaller than the ${k1}x${k1} reduction conv sr1 of sr_ratio ${srRatio} ` +
         `(its reduced map would be ${Math.floor(H / k1)}x${Math.floor(W / k1)}); maps must be at least ${k1}x${k1} ` +
         `for sr_ratio ${srRatio}`,
@@ -69,7 +72,7 @@ export function reducedSizes(
 /** Throws unless H and W are positive integers. */
 export function checkSize(where: string, H: number, W: number): void {
   if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1)
-    throw new Error(`${where}: map size must be positive integers, got ${H}x${W}`);
+    throw new SwinInputError(`${where}: map size must be positive integers, got ${H}x${W}`);
 }
 
 /**
@@ -90,7 +93,7 @@ export function shuntedStageSizes(
       hw = i === 0 ? stemOutSize(H, W) : overlapEmbedOutSize(hw[0], hw[1]);
       reducedSizes(hw[0], hw[1], cfg.srRatios[i], `stage ${i} (block${i + 1})`);
     } catch (e) {
-      throw new Error(`ShuntedTransformer: input ${H}x${W} is too small: ${(e as Error).message}`);
+      throw new SwinInputError(`ShuntedTransformer: input ${H}x${W} is too small: ${(e as Error).message}`);
     }
     sizes.push([hw[0], hw[1]]);
   }
