@@ -1,4 +1,5 @@
 import {
+  assertTensorInput,
   attentionCore,
   Conv2d,
   checkPositiveInt,
@@ -7,6 +8,8 @@ import {
   LayerNorm,
   Linear,
   Module,
+  SwinConfigError,
+  SwinInputError,
   smallBatchMatMul,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
@@ -122,7 +125,7 @@ export class SRAttention extends Module {
     this.name = opts.name ?? 'SRAttention';
     checkPositiveInt(this.name, { dim, numHeads });
     if (dim % numHeads !== 0) {
-      throw new Error(`${this.name}: dim ${dim} should be divisible by num_heads ${numHeads}`);
+      throw new SwinConfigError(`${this.name}: dim ${dim} should be divisible by num_heads ${numHeads}`);
     }
     this.srRatio = opts.srRatio ?? 1;
     this.linear = opts.linear ?? false;
@@ -157,7 +160,7 @@ export class SRAttention extends Module {
   /** Throws a clear error if an `H x W` map cannot be reduced by `sr_ratio`. */
   checkSize(H: number, W: number): void {
     if (!this.linear && this.srRatio > 1 && (H < this.srRatio || W < this.srRatio)) {
-      throw new Error(
+      throw new SwinInputError(
         `${this.name}: the ${H}x${W} feature map is smaller than sr_ratio ${this.srRatio} ` +
           `(the ${this.srRatio}x${this.srRatio} stride-${this.srRatio} reduction conv needs H, W >= ${this.srRatio})`,
       );
@@ -169,13 +172,14 @@ export class SRAttention extends Module {
    * `H * W`; without one any `N` works (PVT v1's last stage carries a class token: `N = 1 + H * W`).
    */
   forwardTokens(x: tf.Tensor3D, H: number, W: number): tf.Tensor3D {
+    assertTensorInput(`${this.name}.forwardTokens`, x, { rank: 3, channels: this.dim });
     if (x.rank !== 3 || x.shape[2] !== this.dim) {
-      throw new Error(`${this.name}: expected tokens [B, N, ${this.dim}], got shape [${x.shape}]`);
+      throw new SwinInputError(`${this.name}: expected tokens [B, N, ${this.dim}], got shape [${x.shape}]`);
     }
     const [B, N] = x.shape;
     const reduces = this.sr !== null;
     if (reduces && N !== H * W) {
-      throw new Error(
+      throw new SwinInputError(
         `${this.name}: ${N} tokens do not form the ${H}x${W} map the spatial reduction needs (H*W = ${H * W})`,
       );
     }
@@ -202,7 +206,9 @@ export class SRAttention extends Module {
 
   /** NHWC map `[B, H, W, dim]` -> `[B, H, W, dim]`. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
-    if (x.rank !== 4) throw new Error(`${this.name}: expected NHWC [B, H, W, ${this.dim}], got [${x.shape}]`);
+    assertTensorInput(`${this.name}.forward`, x, { rank: 4, channels: this.dim });
+    if (x.rank !== 4)
+      throw new SwinInputError(`${this.name}: expected NHWC [B, H, W, ${this.dim}], got [${x.shape}]`);
     const [B, H, W, C] = x.shape;
     return tf.tidy(
       () =>
@@ -268,7 +274,7 @@ export class GlobalAttention extends Module {
     this.name = opts.name ?? 'GlobalAttention';
     checkPositiveInt(this.name, { dim, numHeads });
     if (dim % numHeads !== 0) {
-      throw new Error(`${this.name}: dim ${dim} should be divisible by num_heads ${numHeads}`);
+      throw new SwinConfigError(`${this.name}: dim ${dim} should be divisible by num_heads ${numHeads}`);
     }
     this.scale = opts.qkScale || (dim / numHeads) ** -0.5;
     this.qkv = this.child('qkv', new Linear(dim, 3 * dim, { bias: opts.qkvBias ?? true }));
@@ -279,8 +285,9 @@ export class GlobalAttention extends Module {
 
   /** Tokens `[B, N, dim]` -> `[B, N, dim]`. */
   forwardTokens(x: tf.Tensor3D): tf.Tensor3D {
+    assertTensorInput(`${this.name}.forwardTokens`, x, { rank: 3, channels: this.dim });
     if (x.rank !== 3 || x.shape[2] !== this.dim) {
-      throw new Error(`${this.name}: expected tokens [B, N, ${this.dim}], got shape [${x.shape}]`);
+      throw new SwinInputError(`${this.name}: expected tokens [B, N, ${this.dim}], got shape [${x.shape}]`);
     }
     return tf.tidy(() => {
       const [B, N, C] = x.shape;
@@ -293,7 +300,9 @@ export class GlobalAttention extends Module {
 
   /** NHWC `[B, H, W, dim]` -> `[B, H, W, dim]` (every token attends to every token). */
   forward(x: tf.Tensor4D): tf.Tensor4D {
-    if (x.rank !== 4) throw new Error(`${this.name}: expected NHWC [B, H, W, ${this.dim}], got [${x.shape}]`);
+    assertTensorInput(`${this.name}.forward`, x, { rank: 4, channels: this.dim });
+    if (x.rank !== 4)
+      throw new SwinInputError(`${this.name}: expected NHWC [B, H, W, ${this.dim}], got [${x.shape}]`);
     const [B, H, W, C] = x.shape;
     return tf.tidy(
       () =>
@@ -330,7 +339,7 @@ export function srAttentionFromKwargs(kwargs: Record<string, unknown>, name?: st
     'linear',
   ];
   for (const k of Object.keys(kwargs)) {
-    if (!allowed.includes(k)) throw new Error(`srAttentionFromKwargs: unsupported argument '${k}'`);
+    if (!allowed.includes(k)) throw new SwinConfigError(`srAttentionFromKwargs: unsupported argument '${k}'`);
   }
   return new SRAttention(kwargs['dim'] as number, (kwargs['num_heads'] as number | undefined) ?? 8, {
     qkvBias: (kwargs['qkv_bias'] as boolean | undefined) ?? false,

@@ -1,4 +1,12 @@
-import { DropPath, type FeatureBlock, LayerNorm, Mlp, Module } from '@swin/nn';
+import {
+  assertTensorInput,
+  DropPath,
+  type FeatureBlock,
+  LayerNorm,
+  Mlp,
+  Module,
+  SwinInputError,
+} from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { GlobalAttention, SRAttention } from './attention.js';
 import { ConvMlp } from './layers.js';
@@ -19,9 +27,7 @@ export interface PVTBlockOptions {
 }
 
 function checkMap(name: string, x: tf.Tensor, dim: number): void {
-  if (x.rank !== 4 || x.shape[3] !== dim) {
-    throw new Error(`${name}: expected an NHWC map [B, H, W, ${dim}], got shape [${x.shape}]`);
-  }
+  assertTensorInput(`${name}.forward`, x, { rank: 4, channels: dim });
 }
 
 /**
@@ -162,8 +168,9 @@ export class PVTv2Block extends PreNormBlock<SRAttention, ConvMlp> {
 
   /** Tokens `[B, H*W, dim]` -> same (the reference's calling convention). */
   forwardTokens(x: tf.Tensor3D, H: number, W: number): tf.Tensor3D {
+    assertTensorInput(`${this.name}.forwardTokens`, x, { rank: 3, channels: this.dim });
     const [B, N, C] = x.shape;
-    if (N !== H * W) throw new Error(`${this.name}: ${N} tokens do not form a ${H}x${W} map`);
+    if (N !== H * W) throw new SwinInputError(`${this.name}: ${N} tokens do not form a ${H}x${W} map`);
     return tf.tidy(
       () => tf.reshape(this.forward(tf.reshape(x, [B, H, W, C]) as tf.Tensor4D), x.shape) as tf.Tensor3D,
     );

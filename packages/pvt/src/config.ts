@@ -2,6 +2,7 @@
  * Configurations of PVT v1 (`PyramidVisionTransformer`, whai362/PVT `classification/pvt.py`) and PVT v2
  * (`PyramidVisionTransformerV2`, `classification/pvt_v2.py`), with the official factory presets.
  */
+import { type FieldSpec, field, lookupOwn, SwinConfigError, validateConfig } from '@swin/nn';
 
 /** Full configuration of a PVT v1 or v2 classifier (the official constructor arguments, camelCased). */
 export interface PVTConfig {
@@ -99,15 +100,41 @@ export const PVT_PRESETS: Readonly<Record<PVTPresetName, Readonly<PVTConfig>>> =
 /** Preset names, in table order. */
 export const PVT_PRESET_NAMES = Object.keys(PVT_PRESETS) as PVTPresetName[];
 
-/** A preset's config with `overrides` applied (a new, validated object). */
-export function pvtConfig(name: PVTPresetName, overrides: Partial<PVTConfig> = {}): PVTConfig {
-  const base = PVT_PRESETS[name];
-  if (!base) {
-    throw new Error(`pvtConfig: unknown preset '${name}' (expected one of ${PVT_PRESET_NAMES.join(', ')})`);
-  }
+/** Field types of {@link PVTConfig} (unknown keys are refused with a did-you-mean). */
+export const PVT_CONFIG_SCHEMA: Readonly<Record<keyof PVTConfig, FieldSpec>> = Object.freeze({
+  version: field.oneOf(1, 2),
+  imgSize: field.size,
+  patchSize: field.positiveInt,
+  inChans: field.positiveInt,
+  numClasses: field.nonNegativeInt,
+  embedDims: field.positiveIntArray,
+  numHeads: field.positiveIntArray,
+  mlpRatios: field.positiveNumberArray,
+  depths: field.nonNegativeIntArray,
+  srRatios: field.positiveIntArray,
+  qkvBias: field.boolean,
+  qkScale: field.numberOrNull,
+  linear: field.boolean,
+  normEps: field.positiveNumber,
+  dropRate: field.rate,
+  attnDropRate: field.rate,
+  dropPathRate: field.rate,
+});
+
+/**
+ * A preset's config with `overrides` applied (a new, validated object). `where` names the caller in errors.
+ */
+export function pvtConfig(
+  name: PVTPresetName,
+  overrides: Partial<PVTConfig> = {},
+  where = 'pvtConfig',
+): PVTConfig {
+  const base = lookupOwn(where, PVT_PRESETS, name);
+  validateConfig(where, overrides, PVT_CONFIG_SCHEMA);
+  const defined = Object.fromEntries(Object.entries(overrides ?? {}).filter(([, v]) => v !== undefined));
   const cfg: PVTConfig = {
     ...base,
-    ...overrides,
+    ...defined,
     embedDims: [...(overrides.embedDims ?? base.embedDims)],
     numHeads: [...(overrides.numHeads ?? base.numHeads)],
     mlpRatios: [...(overrides.mlpRatios ?? base.mlpRatios)],
@@ -119,8 +146,11 @@ export function pvtConfig(name: PVTPresetName, overrides: Partial<PVTConfig> = {
 }
 
 /** Fills defaults (pvt_v2_b2-like / pvt_small-like) for a partial config and validates it. */
-export function resolvePVTConfig(cfg: Partial<PVTConfig> & Pick<PVTConfig, 'version'>): PVTConfig {
-  return pvtConfig(cfg.version === 1 ? 'pvt_small' : 'pvt_v2_b2', cfg);
+export function resolvePVTConfig(
+  cfg: Partial<PVTConfig> & Pick<PVTConfig, 'version'>,
+  where = 'resolvePVTConfig',
+): PVTConfig {
+  return pvtConfig(cfg.version === 1 ? 'pvt_small' : 'pvt_v2_b2', cfg, where);
 }
 
 /** The `[H, W]` of the training resolution. */
@@ -145,9 +175,9 @@ export function v1PosEmbedGrids(cfg: PVTConfig): [number, number][] {
 export function validatePVTConfig(cfg: PVTConfig): void {
   const where = `PVT v${cfg.version} config`;
   if (cfg.version !== 1 && cfg.version !== 2)
-    throw new Error(`${where}: version must be 1 or 2, got ${cfg.version}`);
+    throw new SwinConfigError(`${where}: version must be 1 or 2, got ${cfg.version}`);
   const n = cfg.embedDims.length;
-  if (n < 1) throw new Error(`${where}: embedDims is empty`);
+  if (n < 1) throw new SwinConfigError(`${where}: embedDims is empty`);
   for (const [k, arr] of Object.entries({
     numHeads: cfg.numHeads,
     mlpRatios: cfg.mlpRatios,
@@ -155,39 +185,48 @@ export function validatePVTConfig(cfg: PVTConfig): void {
     srRatios: cfg.srRatios,
   })) {
     if (arr.length !== n)
-      throw new Error(`${where}: ${k} has ${arr.length} entries but embedDims has ${n} stages`);
+      throw new SwinConfigError(`${where}: ${k} has ${arr.length} entries but embedDims has ${n} stages`);
   }
   for (let i = 0; i < n; i++) {
     const dim = cfg.embedDims[i];
     const h = cfg.numHeads[i];
     if (!Number.isInteger(dim) || dim <= 0)
-      throw new Error(`${where}: embedDims[${i}] = ${dim} must be a positive integer`);
+      throw new SwinConfigError(`${where}: embedDims[${i}] = ${dim} must be a positive integer`);
     if (!Number.isInteger(h) || h <= 0)
-      throw new Error(`${where}: numHeads[${i}] = ${h} must be a positive integer`);
+      throw new SwinConfigError(`${where}: numHeads[${i}] = ${h} must be a positive integer`);
     if (dim % h !== 0) {
-      throw new Error(`${where}: stage ${i + 1} dim ${dim} is not divisible by num_heads ${h}`);
+      throw new SwinConfigError(`${where}: stage ${i + 1} dim ${dim} is not divisible by num_heads ${h}`);
     }
     if (!Number.isInteger(cfg.depths[i]) || cfg.depths[i] < 0)
-      throw new Error(`${where}: depths[${i}] = ${cfg.depths[i]} must be a non-negative integer`);
+      throw new SwinConfigError(`${where}: depths[${i}] = ${cfg.depths[i]} must be a non-negative integer`);
     if (!Number.isInteger(cfg.srRatios[i]) || cfg.srRatios[i] < 1)
-      throw new Error(`${where}: srRatios[${i}] = ${cfg.srRatios[i]} must be a positive integer`);
+      throw new SwinConfigError(`${where}: srRatios[${i}] = ${cfg.srRatios[i]} must be a positive integer`);
     if (!(cfg.mlpRatios[i] > 0))
-      throw new Error(`${where}: mlpRatios[${i}] = ${cfg.mlpRatios[i]} must be > 0`);
+      throw new SwinConfigError(`${where}: mlpRatios[${i}] = ${cfg.mlpRatios[i]} must be > 0`);
     if (Math.trunc(dim * cfg.mlpRatios[i]) < 1)
-      throw new Error(`${where}: stage ${i + 1} MLP hidden width int(${dim} * ${cfg.mlpRatios[i]}) is 0`);
+      throw new SwinConfigError(
+        `${where}: stage ${i + 1} MLP hidden width int(${dim} * ${cfg.mlpRatios[i]}) is 0`,
+      );
   }
   if (!Number.isInteger(cfg.inChans) || cfg.inChans <= 0)
-    throw new Error(`${where}: inChans = ${cfg.inChans} must be a positive integer`);
+    throw new SwinConfigError(`${where}: inChans = ${cfg.inChans} must be a positive integer`);
   if (!Number.isInteger(cfg.numClasses) || cfg.numClasses < 0)
-    throw new Error(`${where}: numClasses = ${cfg.numClasses} must be a non-negative integer`);
+    throw new SwinConfigError(`${where}: numClasses = ${cfg.numClasses} must be a non-negative integer`);
   if (cfg.version === 1) {
     if (!Number.isInteger(cfg.patchSize) || cfg.patchSize <= 0)
-      throw new Error(`${where}: patchSize = ${cfg.patchSize} must be a positive integer`);
-    if (cfg.linear) throw new Error(`${where}: linear (Li-SRA) exists only in PVT v2`);
+      throw new SwinConfigError(`${where}: patchSize = ${cfg.patchSize} must be a positive integer`);
+    if (cfg.linear) throw new SwinConfigError(`${where}: linear (Li-SRA) exists only in PVT v2`);
+    const [ih, iw] = imgSizePair(cfg);
+    if (ih % cfg.patchSize !== 0 || iw % cfg.patchSize !== 0) {
+      throw new SwinConfigError(
+        `${where}: patchSize ${cfg.patchSize} does not divide imgSize ${ih}x${iw} (stage 1 patch_embed1 would drop ` +
+          `${ih % cfg.patchSize}x${iw % cfg.patchSize} pixels and the pos_embed grids would not match the reference)`,
+      );
+    }
     const grids = v1PosEmbedGrids(cfg);
     grids.forEach(([gh, gw], i) => {
       if (gh <= 0 || gw <= 0) {
-        throw new Error(
+        throw new SwinConfigError(
           `${where}: imgSize ${imgSizePair(cfg).join('x')} gives an empty ${gh}x${gw} pos_embed${i + 1} grid (stage ${i + 1})`,
         );
       }
@@ -199,7 +238,8 @@ export function validatePVTConfig(cfg: PVTConfig): void {
     attnDropRate: cfg.attnDropRate,
     dropPathRate: cfg.dropPathRate,
   })) {
-    if (!(v >= 0) || (k !== 'normEps' && v >= 1)) throw new Error(`${where}: ${k} = ${v} is out of range`);
+    if (!(v >= 0) || (k !== 'normEps' && v >= 1))
+      throw new SwinConfigError(`${where}: ${k} = ${v} is out of range`);
   }
 }
 
@@ -236,12 +276,12 @@ export function pvtConfigFromKwargs(version: 1 | 2, kwargs: Record<string, unkno
   };
   const out: Partial<PVTConfig> = { version };
   for (const [k, v] of Object.entries(kwargs)) {
-    if (!(k in map)) throw new Error(`pvtConfigFromKwargs: unsupported argument '${k}'`);
+    if (!Object.hasOwn(map, k)) throw new SwinConfigError(`pvtConfigFromKwargs: unsupported argument '${k}'`);
     const key = map[k];
     if (key === null) {
       const depths = kwargs['depths'] as unknown[] | undefined;
       if (depths && v !== depths.length) {
-        throw new Error(
+        throw new SwinConfigError(
           `pvtConfigFromKwargs: num_stages ${v} differs from the ${depths.length} stages of depths`,
         );
       }

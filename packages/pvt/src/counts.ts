@@ -1,3 +1,4 @@
+import { SwinInputError } from '@swin/nn';
 import { type PVTConfig, v1PosEmbedGrids, validatePVTConfig } from './config.js';
 
 /**
@@ -43,13 +44,51 @@ export function pvtStageSizes(cfg: PVTConfig, H: number, W: number): [number, nu
 }
 
 /**
+ * Throws a `SwinInputError` `'<where>: ...'` naming the stage when an `H x W` image cannot run through `cfg`
+ * (a stage map that would be empty, or smaller than its sr_ratio reduction conv), and for PVT v1 when a stage
+ * grid has `patch_embed1.num_patches` tokens but another shape (the reference adds the stored pos_embed
+ * unresized there and fails). Runs no op: models call it before any tensor is created. Returns the stage sizes.
+ */
+export function checkPVTInputSize(cfg: PVTConfig, H: number, W: number, where: string): [number, number][] {
+  const sizes = pvtStageSizes(cfg, H, W);
+  const grids = cfg.version === 1 ? v1PosEmbedGrids(cfg) : null;
+  const tooSmall = (msg: string): never => {
+    throw new SwinInputError(`${where}: input ${H}x${W} is too small: ${msg}`);
+  };
+  for (let i = 0; i < sizes.length; i++) {
+    const [h, w] = sizes[i];
+    if (h < 1 || w < 1) {
+      const k = cfg.version === 1 ? (i === 0 ? cfg.patchSize : 2) : i === 0 ? 7 : 3;
+      tooSmall(`stage ${i + 1} (patch_embed${i + 1}, ${k}x${k} patches) would get an empty ${h}x${w} map`);
+    }
+    const r = cfg.srRatios[i];
+    if (cfg.depths[i] > 0 && !cfg.linear && r > 1 && (h < r || w < r)) {
+      tooSmall(
+        `stage ${i + 1} (block${i + 1}) has a ${h}x${w} map, smaller than its sr_ratio ${r} ` +
+          `(the ${r}x${r} stride-${r} reduction conv needs H, W >= ${r})`,
+      );
+    }
+    if (grids) {
+      const [gh, gw] = grids[i];
+      const [g0h, g0w] = grids[0];
+      if (h * w === g0h * g0w && gh * gw !== h * w) {
+        throw new SwinInputError(
+          `${where}: stage ${i + 1} has a ${h}x${w} token grid, whose size equals patch_embed1.num_patches (${g0h * g0w}), so the reference adds pos_embed${i + 1} (${gh}x${gw} = ${gh * gw} rows) without resizing and fails; use an input size whose stage-${i + 1} grid differs from ${g0h * g0w} tokens`,
+        );
+      }
+    }
+  }
+  return sizes;
+}
+
+/**
  * Multiply-accumulates of one `H x W` image for a PVT v1/v2 config, from the config alone (no weights).
  * See `MacsConvention` for what is counted. `model.macs(H, W)` delegates here.
  */
 export function pvtMacs(cfg: PVTConfig, H: number, W: number, opts: PVTMacsOptions = {}): number {
   validatePVTConfig(cfg);
   if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1) {
-    throw new Error(`pvtMacs: input size must be positive integers, got ${H}x${W}`);
+    throw new SwinInputError(`pvtMacs: input size must be positive integers, got ${H}x${W}`);
   }
   const official = (opts.convention ?? 'official') === 'official';
   const sizes = pvtStageSizes(cfg, H, W);
@@ -59,7 +98,7 @@ export function pvtMacs(cfg: PVTConfig, H: number, W: number, opts: PVTMacsOptio
   for (let i = 0; i < S; i++) {
     const C = cfg.embedDims[i];
     const [h, w] = sizes[i];
-    if (h < 1 || w < 1) throw new Error(`pvtMacs: stage ${i + 1} is empty for a ${H}x${W} input`);
+    if (h < 1 || w < 1) throw new SwinInputError(`pvtMacs: stage ${i + 1} is empty for a ${H}x${W} input`);
     const HW = h * w;
     const k = cfg.version === 1 ? (i === 0 ? cfg.patchSize : 2) : i === 0 ? 7 : 3;
     // patch embed: conv (+ bias + LayerNorm)
@@ -81,7 +120,7 @@ export function pvtMacs(cfg: PVTConfig, H: number, W: number, opts: PVTMacsOptio
         const hr = Math.floor(h / r);
         const wr = Math.floor(w / r);
         if (hr < 1 || wr < 1) {
-          throw new Error(`pvtMacs: stage ${i + 1} map ${h}x${w} is smaller than sr_ratio ${r}`);
+          throw new SwinInputError(`pvtMacs: stage ${i + 1} map ${h}x${w} is smaller than sr_ratio ${r}`);
         }
         M = Ma = hr * wr;
         b += M * C * C * r * r + (official ? 3 * M * C : 0);

@@ -18,7 +18,7 @@ export function createPVT<N extends PVTPresetName>(
   name: N,
   overrides: Partial<PVTConfig> = {},
 ): PVTModelFor<N> {
-  const cfg = pvtConfig(name, overrides);
+  const cfg = pvtConfig(name, overrides, 'createPVT');
   return (
     cfg.version === 1 ? new PyramidVisionTransformer(cfg) : new PyramidVisionTransformerV2(cfg)
   ) as PVTModelFor<N>;

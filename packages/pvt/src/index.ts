@@ -17,6 +17,7 @@ export {
 export {
   dropPathRates,
   imgSizePair,
+  PVT_CONFIG_SCHEMA,
   PVT_PRESET_NAMES,
   PVT_PRESETS,
   type PVTConfig,
@@ -27,7 +28,14 @@ export {
   v1PosEmbedGrids,
   validatePVTConfig,
 } from './config.js';
-export { type MacsConvention, type PVTMacsOptions, pvtMacs, pvtParamCount, pvtStageSizes } from './counts.js';
+export {
+  checkPVTInputSize,
+  type MacsConvention,
+  type PVTMacsOptions,
+  pvtMacs,
+  pvtParamCount,
+  pvtStageSizes,
+} from './counts.js';
 export { createPVT, type PVTModel, type PVTModelFor } from './factory.js';
 export { ConvMlp, DWConv, OverlapPatchEmbed, PatchEmbed } from './layers.js';
 export { disposeIntermediates, type PVTIntermediates, PyramidVisionTransformer } from './pvt-v1.js';

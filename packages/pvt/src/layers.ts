@@ -1,4 +1,5 @@
 import {
+  assertTensorInput,
   Conv2d,
   checkPositiveInt,
   DepthwiseConv2d,
@@ -8,6 +9,7 @@ import {
   LayerNorm,
   Linear,
   Module,
+  SwinInputError,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { initConvV2 } from './attention.js';
@@ -40,7 +42,7 @@ export class PatchEmbed extends Module implements Downsample {
     checkInput(this.name, x, this.inChannels);
     const [, H, W] = x.shape;
     if (H < this.patchSize || W < this.patchSize) {
-      throw new Error(
+      throw new SwinInputError(
         `${this.name}: the ${H}x${W} input is smaller than the ${this.patchSize}x${this.patchSize} stride-${this.patchSize} patch (output would be empty)`,
       );
     }
@@ -85,7 +87,7 @@ export class OverlapPatchEmbed extends Module implements Downsample {
     const [, H, W] = x.shape;
     const [h, w] = this.outSize(H, W);
     if (h < 1 || w < 1) {
-      throw new Error(
+      throw new SwinInputError(
         `${this.name}: the ${H}x${W} input gives an empty ${h}x${w} output for kernel ${this.patchSize}, stride ${this.stride}`,
       );
     }
@@ -159,7 +161,5 @@ export class ConvMlp extends Module {
 }
 
 function checkInput(name: string, x: tf.Tensor, c: number): void {
-  if (x.rank !== 4 || x.shape[3] !== c) {
-    throw new Error(`${name}: expected an NHWC input [B, H, W, ${c}], got shape [${x.shape}]`);
-  }
+  assertTensorInput(`${name}.forward`, x, { rank: 4, channels: c });
 }

@@ -228,15 +228,15 @@ describe.each(NODE_BACKENDS)('PVT models on %s', (backend) => {
     const v2 = createPVT('pvt_v2_b0', { numClasses: 3 });
     const small = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
     expect(() => v2.forward(small)).toThrow(
-      /PVTv2 stage 1 block1\.0\.attn: the 4x4 feature map is smaller than sr_ratio 8/,
+      /PyramidVisionTransformerV2\.forward: input 16x16 is too small: stage 1 \(block1\) has a 4x4 map, smaller than its sr_ratio 8/,
     );
     const gray = tf.zeros([1, 32, 32, 1]) as tf.Tensor4D;
-    expect(() => v2.forward(gray)).toThrow(/expected NHWC images \[B, H, W, 3\], got shape \[1,32,32,1\]/);
+    expect(() => v2.forward(gray)).toThrow(/PyramidVisionTransformerV2\.forward: x has 1 channels .*shape \[1,32,32,1\].*expected 3/);
     v2.dispose();
     const v1 = new PyramidVisionTransformer({ ...V1, srRatios: [1, 1, 1, 1] });
     const x8 = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
     expect(() => v1.forward(x8)).toThrow(
-      /PVT stage 3 patch_embed3: the 1x1 input is smaller than the 2x2 stride-2 patch/,
+      /PyramidVisionTransformer\.forward: input 8x8 is too small: stage 3 \(patch_embed3, 2x2 patches\) would get an empty 0x0 map/,
     );
     const x64 = tf.zeros([1, 64, 64, 3]) as tf.Tensor4D;
     expect(() => v1.forward(x64)).toThrow(/stage 2 has a 8x8 token grid/);
@@ -274,7 +274,7 @@ describe.each(NODE_BACKENDS)('PVT models on %s', (backend) => {
     // errors thrown after some stages ran (v1: stage 1 sr 2 on 1x1; v2: stage 2 sr 2 on 1x1) free everything
     for (const m of [new PyramidVisionTransformer(V1), new PyramidVisionTransformerV2(V2)]) {
       const bad = tf.zeros([1, m instanceof PyramidVisionTransformer ? 4 : 8, 8, 3]) as tf.Tensor4D;
-      expect(() => m.forward(bad)).toThrow(/smaller than sr_ratio 2/);
+      expect(() => m.forward(bad)).toThrow(/smaller than its sr_ratio 2/);
       await expectNoLeak(() => {
         try {
           m.forward(bad);

@@ -1,4 +1,6 @@
 import {
+  assertOptionsObject,
+  assertTensorInput,
   Dropout,
   type FeatureInfo,
   type ForwardOutputs,
@@ -6,13 +8,15 @@ import {
   Linear,
   Module,
   ModuleList,
+  SwinConfigError,
+  SwinInputError,
   truncNormal,
   type VisionModel,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { PVTBlock } from './blocks.js';
 import { dropPathRates, type PVTConfig, resolvePVTConfig, v1PosEmbedGrids } from './config.js';
-import { type PVTMacsOptions, pvtMacs } from './counts.js';
+import { checkPVTInputSize, type PVTMacsOptions, pvtMacs } from './counts.js';
 import { PatchEmbed } from './layers.js';
 import { bilinearResize } from './resample.js';
 
@@ -30,12 +34,6 @@ export interface PVTIntermediates extends ForwardOutputs {
    * `pre_logits`, `logits`. `disposeIntermediates(out)` frees everything once.
    */
   named: Record<string, tf.Tensor>;
-}
-
-function checkImage(name: string, x: tf.Tensor, inChans: number): void {
-  if (x.rank !== 4 || x.shape[3] !== inChans) {
-    throw new Error(`${name}: expected NHWC images [B, H, W, ${inChans}], got shape [${x.shape}]`);
-  }
 }
 
 /**
@@ -62,7 +60,8 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
 
   constructor(config: Partial<PVTConfig> = {}) {
     super();
-    const cfg = resolvePVTConfig({ ...config, version: 1 });
+    assertOptionsObject('PyramidVisionTransformer', config, 'config');
+    const cfg = resolvePVTConfig({ ...config, version: 1 }, 'PyramidVisionTransformer');
     this.config = cfg;
     const S = cfg.embedDims.length;
     this.posGrids = v1PosEmbedGrids(cfg);
@@ -102,7 +101,7 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
     }
     const last = cfg.embedDims[S - 1];
     if (cfg.srRatios[S - 1] > 1 && cfg.depths[S - 1] > 0) {
-      throw new Error(
+      throw new SwinConfigError(
         `PyramidVisionTransformer: the last stage carries a class token, so its sr_ratio must be 1 (got ${cfg.srRatios[S - 1]}); the reference cannot reshape 1+H*W tokens into a map`,
       );
     }
@@ -133,7 +132,8 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
       const grid = (i === S - 1 ? tf.slice(stored, [0, 1, 0], [1, gh * gw, C]) : stored) as tf.Tensor3D;
       if (H * W === g0h * g0w) {
         if (gh * gw !== H * W) {
-          throw new Error(
+          // unreachable from the model's entries (checkInput refuses these sizes before any op)
+          throw new SwinInputError(
             `PyramidVisionTransformer: stage ${i + 1} has a ${H}x${W} token grid, whose size equals patch_embed1.num_patches (${g0h * g0w}), so the reference adds pos_embed${i + 1} (${gh}x${gw} = ${gh * gw} rows) without resizing and fails; use an input size whose stage-${i + 1} grid differs from ${g0h * g0w} tokens`,
           );
         }
@@ -144,9 +144,19 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
     });
   }
 
+  /**
+   * Every check of an image batch, before any op (so nothing leaks inside a gradient tape): a live float32
+   * `[B, H, W, inChans]`, a model not disposed, and a size every stage can take.
+   */
+  private checkInput(fn: string, x: tf.Tensor4D): void {
+    const where = `PyramidVisionTransformer.${fn}`;
+    assertTensorInput(where, x, { rank: 4, channels: this.config.inChans });
+    this.assertNotDisposed(where);
+    checkPVTInputSize(this.config, x.shape[1], x.shape[2], where);
+  }
+
   /** Runs every stage; returns patch-embed outputs, per-stage maps (NHWC), the last stage's tokens. */
   private run(x: tf.Tensor4D): { embeds: tf.Tensor4D[]; features: tf.Tensor4D[]; lastTokens: tf.Tensor3D } {
-    checkImage('PyramidVisionTransformer', x, this.config.inChans);
     const S = this.config.embedDims.length;
     return tf.tidy(() => {
       const embeds: tf.Tensor4D[] = [];
@@ -179,6 +189,7 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
 
   /** Per-stage outputs NHWC `[B, H_i, W_i, C_i]` (before the final norm; the last map without the class token). */
   forwardFeatures(x: tf.Tensor4D): tf.Tensor4D[] {
+    this.checkInput('forwardFeatures', x);
     const { features, clsToken } = this.forwardFeaturesWithClassToken(x);
     clsToken.dispose();
     return features;
@@ -186,6 +197,7 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
 
   /** `forwardFeatures` plus the last stage's class token `[B, C]` (before the final norm). */
   forwardFeaturesWithClassToken(x: tf.Tensor4D): { features: tf.Tensor4D[]; clsToken: tf.Tensor2D } {
+    this.checkInput('forwardFeaturesWithClassToken', x);
     const r = this.run(x);
     for (const e of r.embeds) e.dispose();
     const [B, , C] = r.lastTokens.shape;
@@ -201,12 +213,23 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
    * does not hold: pass it as `opts.clsToken` (`[B, C]` or `[B, 1, C]`, from `forwardFeaturesWithClassToken`).
    */
   forwardHead(_last: tf.Tensor4D, opts: { preLogits?: boolean; clsToken?: tf.Tensor } = {}): tf.Tensor2D {
-    if (!opts.clsToken) {
-      throw new Error(
+    if (opts === null || typeof opts !== 'object' || !opts.clsToken) {
+      throw new SwinInputError(
         'PyramidVisionTransformer.forwardHead: PVT v1 classifies the class token, which the last NHWC map does not hold; pass opts.clsToken (from forwardFeaturesWithClassToken) or call forward()',
       );
     }
     const cls = opts.clsToken;
+    assertTensorInput('PyramidVisionTransformer.forwardHead', cls, {
+      what: 'opts.clsToken',
+      rank: cls?.rank === 3 ? 3 : 2,
+      layout: cls?.rank === 3 ? '[B, 1, C]' : '[B, C]',
+      channels: this.numFeatures,
+    });
+    if (cls.rank === 3 && cls.shape[1] !== 1)
+      throw new SwinInputError(
+        `PyramidVisionTransformer.forwardHead: opts.clsToken must be [B, C] or [B, 1, C], got shape [${cls.shape}]`,
+      );
+    this.assertNotDisposed('PyramidVisionTransformer.forwardHead');
     return tf.tidy(() => {
       const c = tf.reshape(cls, [cls.shape[0], this.numFeatures]) as tf.Tensor2D;
       const pre = this.norm.forward(c);
@@ -216,6 +239,7 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
 
   /** Logits `[B, numClasses]` (pre-logits `[B, C]` when `numClasses` is 0). */
   forward(x: tf.Tensor4D): tf.Tensor2D {
+    this.checkInput('forward', x);
     return tf.tidy(() => {
       const { clsToken } = this.forwardFeaturesWithClassToken(x);
       return this.forwardHead(null as unknown as tf.Tensor4D, { clsToken });
@@ -224,6 +248,7 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
 
   /** Every intermediate (see `PVTIntermediates`); the caller disposes them. */
   forwardWithIntermediates(x: tf.Tensor4D): PVTIntermediates {
+    this.checkInput('forwardWithIntermediates', x);
     const r = this.run(x);
     const [B, , C] = r.lastTokens.shape;
     const preLogits = tf.tidy(() =>

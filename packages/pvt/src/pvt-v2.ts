@@ -1,16 +1,20 @@
 import {
+  assertOptionsObject,
+  assertStateDictObject,
+  assertTensorInput,
   type FeatureInfo,
   LayerNorm,
   Linear,
   type LoadReport,
   Module,
   ModuleList,
+  SwinLoadError,
   type VisionModel,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { PVTv2Block } from './blocks.js';
 import { dropPathRates, type PVTConfig, resolvePVTConfig } from './config.js';
-import { type PVTMacsOptions, pvtMacs } from './counts.js';
+import { checkPVTInputSize, type PVTMacsOptions, pvtMacs } from './counts.js';
 import { OverlapPatchEmbed } from './layers.js';
 import type { PVTIntermediates } from './pvt-v1.js';
 
@@ -33,7 +37,8 @@ export class PyramidVisionTransformerV2 extends Module implements VisionModel {
 
   constructor(config: Partial<PVTConfig> = {}) {
     super();
-    const cfg = resolvePVTConfig({ ...config, version: 2 });
+    assertOptionsObject('PyramidVisionTransformerV2', config, 'config');
+    const cfg = resolvePVTConfig({ ...config, version: 2 }, 'PyramidVisionTransformerV2');
     this.config = cfg;
     const S = cfg.embedDims.length;
     const dpr = dropPathRates(cfg);
@@ -84,12 +89,18 @@ export class PyramidVisionTransformerV2 extends Module implements VisionModel {
     }));
   }
 
+  /**
+   * Every check of an image batch, before any op (so nothing leaks inside a gradient tape): a live float32
+   * `[B, H, W, inChans]`, a model not disposed, and a size every stage's sr_ratio can take.
+   */
+  private checkInput(fn: string, x: tf.Tensor4D): void {
+    const where = `PyramidVisionTransformerV2.${fn}`;
+    assertTensorInput(where, x, { rank: 4, channels: this.config.inChans });
+    this.assertNotDisposed(where);
+    checkPVTInputSize(this.config, x.shape[1], x.shape[2], where);
+  }
+
   private run(x: tf.Tensor4D): { embeds: tf.Tensor4D[]; features: tf.Tensor4D[] } {
-    if (x.rank !== 4 || x.shape[3] !== this.config.inChans) {
-      throw new Error(
-        `PyramidVisionTransformerV2: expected NHWC images [B, H, W, ${this.config.inChans}], got shape [${x.shape}]`,
-      );
-    }
     return tf.tidy(() => {
       const embeds: tf.Tensor4D[] = [];
       const features: tf.Tensor4D[] = [];
@@ -107,6 +118,7 @@ export class PyramidVisionTransformerV2 extends Module implements VisionModel {
 
   /** Per-stage outputs NHWC `[B, H_i, W_i, C_i]` (after each stage norm `norm<i+1>`). */
   forwardFeatures(x: tf.Tensor4D): tf.Tensor4D[] {
+    this.checkInput('forwardFeatures', x);
     const r = this.run(x);
     for (const e of r.embeds) if (!r.features.includes(e)) e.dispose();
     return r.features;
@@ -114,11 +126,12 @@ export class PyramidVisionTransformerV2 extends Module implements VisionModel {
 
   /** Mean over the last stage's tokens (already normed) -> head. `[B, H, W, C]` -> `[B, numClasses]`. */
   forwardHead(last: tf.Tensor4D, opts: { preLogits?: boolean } = {}): tf.Tensor2D {
-    if (last.rank !== 4 || last.shape[3] !== this.numFeatures) {
-      throw new Error(
-        `PyramidVisionTransformerV2.forwardHead: expected the last NHWC map [B, H, W, ${this.numFeatures}], got [${last.shape}]`,
-      );
-    }
+    assertTensorInput('PyramidVisionTransformerV2.forwardHead', last, {
+      what: 'last',
+      rank: 4,
+      channels: this.numFeatures,
+    });
+    this.assertNotDisposed('PyramidVisionTransformerV2.forwardHead');
     return tf.tidy(() => {
       const pre = tf.mean(last, [1, 2]) as tf.Tensor2D;
       return opts.preLogits || !this.head ? pre : (this.head.forward(pre) as tf.Tensor2D);
@@ -127,6 +140,7 @@ export class PyramidVisionTransformerV2 extends Module implements VisionModel {
 
   /** Logits `[B, numClasses]` (pooled features `[B, C]` when `numClasses` is 0). */
   forward(x: tf.Tensor4D): tf.Tensor2D {
+    this.checkInput('forward', x);
     return tf.tidy(() => {
       const f = this.forwardFeatures(x);
       return this.forwardHead(f[f.length - 1]);
@@ -135,6 +149,7 @@ export class PyramidVisionTransformerV2 extends Module implements VisionModel {
 
   /** Every intermediate (see `PVTIntermediates`); the caller disposes them (`disposeIntermediates`). */
   forwardWithIntermediates(x: tf.Tensor4D): PVTIntermediates {
+    this.checkInput('forwardWithIntermediates', x);
     const r = this.run(x);
     const preLogits = this.forwardHead(r.features[r.features.length - 1], { preLogits: true });
     const logits = this.head ? (this.head.forward(preLogits) as tf.Tensor2D) : tf.clone(preLogits);
@@ -158,6 +173,7 @@ export class PyramidVisionTransformerV2 extends Module implements VisionModel {
    * keys (`patch_embed.` / `stages.` = timm) and converted with `timmToOfficialPVTv2`.
    */
   override loadStateDict(tensors: Record<string, tf.Tensor>, opts: { strict?: boolean } = {}): LoadReport {
+    assertStateDictObject('PyramidVisionTransformerV2.loadStateDict', tensors);
     const t = isTimmPVTv2StateDict(tensors) ? timmToOfficialPVTv2(tensors) : tensors;
     return super.loadStateDict(t, opts);
   }
@@ -190,7 +206,8 @@ export function timmToOfficialPVTv2<T>(tensors: Record<string, T>): Record<strin
     k = k.replace(/^stages\.(\d+)\.blocks\.(\d+)\./, (_, i, j) => `block${Number(i) + 1}.${j}.`);
     k = k.replace(/^stages\.(\d+)\.norm\./, (_, i) => `norm${Number(i) + 1}.`);
     k = k.replace(/\.mlp\.dwconv\.(weight|bias)$/, '.mlp.dwconv.dwconv.$1');
-    if (k in out) throw new Error(`timmToOfficialPVTv2: keys collide on '${k}' (from '${key}')`);
+    if (Object.hasOwn(out, k))
+      throw new SwinLoadError(`timmToOfficialPVTv2: keys collide on '${k}' (from '${key}')`);
     out[k] = v;
   }
   return out;

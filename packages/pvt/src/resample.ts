@@ -1,3 +1,4 @@
+import { SwinInputError } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -46,7 +47,7 @@ export function bilinearWeights(inSize: number, outSize: number): Float32Array {
 
 function checkSizes(where: string, inSize: number, outSize: number): void {
   if (!Number.isInteger(inSize) || inSize <= 0 || !Number.isInteger(outSize) || outSize <= 0) {
-    throw new Error(`${where}: sizes must be positive integers, got in=${inSize}, out=${outSize}`);
+    throw new SwinInputError(`${where}: sizes must be positive integers, got in=${inSize}, out=${outSize}`);
   }
 }
 
@@ -154,7 +155,8 @@ function applyAlongAxis(x: tf.Tensor4D, axis: 1 | 2, c: CachedMatrix): tf.Tensor
  * matrices are cached per backend (`clearResampleCache()` frees them).
  */
 export function resample2d(x: tf.Tensor4D, outH: number, outW: number, kind: ResampleKind): tf.Tensor4D {
-  if (x.rank !== 4) throw new Error(`resample2d: expected a 4-D NHWC tensor, got shape [${x.shape}]`);
+  if (x.rank !== 4)
+    throw new SwinInputError(`resample2d: expected a 4-D NHWC tensor, got shape [${x.shape}]`);
   return tf.tidy(() => {
     const [, H, W] = x.shape;
     const mh = getMatrix(kind, H, outH);
