@@ -367,7 +367,9 @@ describe('errors', () => {
       expect(() => m.forward(x)).toThrow(
         /stages\[0\]\.block \(shunted\) at input 12x12: the 3x3 map is smaller than the shunted srRatio 4/,
       );
-      expect(() => m.forward(gray)).toThrow(/expected NHWC images \[B, H, W, 3\], got shape \[1,45,61,1\]/);
+      expect(() => m.forward(gray)).toThrow(
+        /HybridBackbone\.forward: x has 1 channels .*shape \[1,45,61,1\].*expected 3/,
+      );
     } finally {
       tf.dispose([x, gray]);
       m.dispose();

@@ -1,4 +1,5 @@
 import { readSafetensors, tensorsToSafetensors, toTensors } from '@swin/io';
+import { SwinLoadError } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { createBackbone, type HybridBackbone } from './model.js';
 
@@ -31,7 +32,7 @@ export function loadBackbone(bytes: Uint8Array | ArrayBuffer): HybridBackbone {
   const file = readSafetensors(bytes);
   const json = file.metadata[CONFIG_METADATA_KEY];
   if (json === undefined) {
-    throw new Error(
+    throw new SwinLoadError(
       `loadBackbone: the file has no '${CONFIG_METADATA_KEY}' metadata (not written by saveBackbone); ` +
         `metadata keys: [${Object.keys(file.metadata).join(', ')}]`,
     );
@@ -40,7 +41,7 @@ export function loadBackbone(bytes: Uint8Array | ArrayBuffer): HybridBackbone {
   try {
     config = JSON.parse(json);
   } catch (e) {
-    throw new Error(
+    throw new SwinLoadError(
       `loadBackbone: '${CONFIG_METADATA_KEY}' metadata is not valid JSON: ${(e as Error).message}`,
     );
   }

@@ -2,7 +2,7 @@
  * The registry of block and downsample kinds: for each kind its options, defaults, validation, how it is
  * built from the kind's package, and its MAC / parameter counts from the config alone.
  */
-import type { Downsample, FeatureBlock } from '@swin/nn';
+import { type Downsample, type FeatureBlock, SwinConfigError } from '@swin/nn';
 import {
   GlobalAttentionBlock,
   OverlapPatchEmbed,
@@ -115,7 +115,7 @@ const linearParams = (i: number, o: number, bias = true) => i * o + (bias ? o : 
 const mlpParams = (dim: number, hidden: number) => linearParams(dim, hidden) + linearParams(hidden, dim);
 
 function fail(where: string, msg: string): never {
-  throw new Error(`${where}: ${msg}`);
+  throw new SwinConfigError(`${where}: ${msg}`);
 }
 
 function checkPosInt(where: string, name: string, v: unknown): void {

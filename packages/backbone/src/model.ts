@@ -1,6 +1,8 @@
 import {
+  assertTensorInput,
   type Downsample,
   Dropout,
+  describeValue,
   type FeatureBlock,
   type FeatureInfo,
   type ForwardOutputs,
@@ -8,6 +10,7 @@ import {
   Linear,
   Module,
   ModuleList,
+  SwinInputError,
   truncNormal,
   type VisionModel,
 } from '@swin/nn';
@@ -178,7 +181,7 @@ export class BackboneStage extends Module {
 function blockTokens(b: FeatureBlock, t: tf.Tensor3D, h: number, w: number): tf.Tensor3D {
   if (b instanceof PVTBlock) return b.forwardTokens(t, h, w);
   if (b instanceof GlobalAttentionBlock) return b.forwardTokens(t);
-  throw new Error(`HybridBackbone: block ${b.constructor.name} cannot take a class token`);
+  throw new SwinInputError(`HybridBackbone: block ${b.constructor.name} cannot take a class token`);
 }
 
 /** Everything {@link HybridBackbone.forwardWithIntermediates} returns (NHWC maps). */
@@ -251,13 +254,19 @@ export class HybridBackbone extends Module implements VisionModel {
     return stageSizes(this.config, H, W);
   }
 
+  /**
+   * Every check of an image batch, before any op (so nothing leaks inside a gradient tape): a live float32
+   * `[B, H, W, inChans]`, a model not disposed, and a size every stage can take.
+   */
   private checkInput(fn: string, x: tf.Tensor4D): void {
-    if (x?.rank !== 4 || x.shape[3] !== this.config.inChans) {
-      throw new Error(
-        `HybridBackbone.${fn}: expected NHWC images [B, H, W, ${this.config.inChans}], got shape [${x?.shape}]`,
-      );
+    const where = `HybridBackbone.${fn}`;
+    assertTensorInput(where, x, { rank: 4, channels: this.config.inChans });
+    this.assertNotDisposed(where);
+    try {
+      stageSizes(this.config, x.shape[1], x.shape[2]);
+    } catch (e) {
+      throw new SwinInputError(`${where}: ${(e as Error).message.replace(/^createBackbone: /, '')}`);
     }
-    stageSizes(this.config, x.shape[1], x.shape[2]);
   }
 
   private run(x: tf.Tensor4D): {
@@ -298,23 +307,27 @@ export class HybridBackbone extends Module implements VisionModel {
    */
   forwardHead(last: tf.Tensor4D, opts: { preLogits?: boolean; clsToken?: tf.Tensor2D } = {}): tf.Tensor2D {
     const C = this.numFeatures;
+    const where = 'HybridBackbone.forwardHead';
+    if (opts === null || typeof opts !== 'object')
+      throw new SwinInputError(`${where}: opts must be an object, got ${describeValue(opts)}`);
+    if (this.config.headPool === 'cls') {
+      const t = opts.clsToken;
+      if (t === undefined) {
+        throw new SwinInputError(
+          `${where}: this model classifies its class token: pass opts.clsToken [B, ${C}] (from forwardWithIntermediates), got none`,
+        );
+      }
+      assertTensorInput(where, t, { what: 'opts.clsToken', rank: 2, channels: C });
+    } else {
+      assertTensorInput(where, last, { what: 'last', rank: 4, channels: C });
+    }
+    this.assertNotDisposed(where);
     return tf.tidy(() => {
       let pooled: tf.Tensor2D;
       if (this.config.headPool === 'cls') {
-        const t = opts.clsToken;
-        if (t?.rank !== 2 || t.shape[1] !== C) {
-          throw new Error(
-            `HybridBackbone.forwardHead: this model classifies its class token: pass opts.clsToken [B, ${C}] ` +
-              `(from forwardWithIntermediates), got ${t ? `shape [${t.shape}]` : 'none'}`,
-          );
-        }
+        const t = opts.clsToken as tf.Tensor2D;
         pooled = this.norm ? this.norm.forward(t) : t;
       } else {
-        if (last?.rank !== 4 || last.shape[3] !== C) {
-          throw new Error(
-            `HybridBackbone.forwardHead: expected the last stage map [B, h, w, ${C}], got [${last?.shape}]`,
-          );
-        }
         pooled = tf.mean(this.norm ? this.norm.forward(last) : last, [1, 2]) as tf.Tensor2D;
       }
       if (opts.preLogits || !this.head) return opts.clsToken === pooled ? tf.clone(pooled) : pooled;

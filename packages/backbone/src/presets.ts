@@ -3,6 +3,7 @@
  * package's official state-dict keys to the backbone's, and one registry (`createModel`) that builds the
  * package's own model class.
  */
+import { describeValue, didYouMean, quoteName, SwinConfigError } from '@swin/nn';
 import {
   createPVT,
   PVT_PRESETS,
@@ -66,7 +67,12 @@ export function presetFamily(name: string): PresetFamily {
   if (Object.hasOwn(SHUNTED_PRESETS, name)) return 'shunted';
   if (Object.hasOwn(PVT_PRESETS, name))
     return PVT_PRESETS[name as PVTPresetName].version === 1 ? 'pvt_v1' : 'pvt_v2';
-  throw new Error(`unknown preset '${name}' (known: ${listPresets().join(', ')})`);
+  const known = listPresets();
+  const guess = typeof name === 'string' ? didYouMean(name, known) : null;
+  throw new SwinConfigError(
+    `unknown preset ${typeof name === 'string' ? quoteName(name) : describeValue(name)}` +
+      `${guess ? ` (did you mean '${guess}'?)` : ''} (known: ${known.join(', ')})`,
+  );
 }
 
 /** Every preset name, package by package. */
@@ -109,7 +115,7 @@ function hierarchicalToBackboneConfig(
   block: (i: number) => BlockConfig,
 ): BackboneConfig {
   if (c.ape) {
-    throw new Error(
+    throw new SwinConfigError(
       `${fn}: ape (absolute_pos_embed, bicubic resizing) has no backbone equivalent; use ape: false`,
     );
   }
@@ -265,7 +271,7 @@ export function pvtToBackboneConfig(c: PVTConfig, name = `pvt_v${c.version}`): B
     const grids = v1PosEmbedGrids(c);
     sizes.forEach(([h, w], i) => {
       if (grids[i][0] !== h || grids[i][1] !== w) {
-        throw new Error(
+        throw new SwinConfigError(
           `pvtToBackboneConfig: the reference's pos_embed${i + 1} grid ${grids[i].join('x')} differs from the ` +
             `stage's ${h}x${w} map at imgSize ${r.imgSize.join('x')} (patchSize ${c.patchSize}); only grids equal ` +
             `to the stage maps are expressible`,
@@ -344,7 +350,7 @@ export function presetKeyMap(name: PresetName | string): (officialKey: string) =
       const m = key.match(re);
       if (m) return f(m);
     }
-    throw new Error(`presetKeyMap(${name}): '${key}' is not a ${family} state-dict key`);
+    throw new SwinConfigError(`presetKeyMap(${name}): '${key}' is not a ${family} state-dict key`);
   };
 }
 
@@ -360,7 +366,8 @@ export function convertPresetStateDict(
   const out: Record<string, tf.Tensor> = {};
   for (const [k, v] of Object.entries(stateDict)) {
     const nk = map(k);
-    if (Object.hasOwn(out, nk)) throw new Error(`convertPresetStateDict(${name}): two keys map to '${nk}'`);
+    if (Object.hasOwn(out, nk))
+      throw new SwinConfigError(`convertPresetStateDict(${name}): two keys map to '${nk}'`);
     out[nk] = v;
   }
   return out;

@@ -2,6 +2,7 @@
  * Validation of a {@link BackboneConfig} with clear errors, defaults, and the stage geometry (map size of
  * every stage for an input size) computed from the config alone.
  */
+import { SwinConfigError } from '@swin/nn';
 import type { BackboneConfig, BlockConfig, DownsampleConfig, StageConfig } from './config.js';
 import { BLOCK_KINDS, DOWNSAMPLE_KINDS } from './kinds.js';
 
@@ -46,7 +47,7 @@ const STAGE_KEYS = ['dim', 'depth', 'downsample', 'block', 'blockNormEps', 'norm
 const FN = 'createBackbone';
 
 function fail(msg: string): never {
-  throw new Error(`${FN}: ${msg}`);
+  throw new SwinConfigError(`${FN}: ${msg}`);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

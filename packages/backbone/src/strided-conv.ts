@@ -1,4 +1,4 @@
-import { Conv2d, type Downsample, LayerNorm, Module } from '@swin/nn';
+import { assertTensorInput, Conv2d, type Downsample, LayerNorm, Module, SwinInputError } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** Options of {@link StridedConvEmbed}. */
@@ -51,14 +51,15 @@ export class StridedConvEmbed extends Module implements Downsample {
 
   /** x `[B, H, W, inChannels]` -> `[B, H', W', outChannels]`. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
+    assertTensorInput('StridedConvEmbed.forward', x, { rank: 4, channels: this.inChannels });
     if (x.rank !== 4 || x.shape[3] !== this.inChannels) {
-      throw new Error(
+      throw new SwinInputError(
         `StridedConvEmbed.forward: expected NHWC [B, H, W, ${this.inChannels}], got shape [${x.shape}]`,
       );
     }
     const [h, w] = this.outSize(x.shape[1], x.shape[2]);
     if (h < 1 || w < 1) {
-      throw new Error(
+      throw new SwinInputError(
         `StridedConvEmbed.forward: a ${x.shape[1]}x${x.shape[2]} map gives an empty ${h}x${w} output ` +
           `(kernel ${this.kernel}, stride ${this.stride}, padding ${this.padding})`,
       );
