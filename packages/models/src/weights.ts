@@ -4,7 +4,7 @@
  * the official keys.
  */
 import { convertPresetStateDict, HybridBackbone } from '@swin/backbone';
-import type { LoadReport } from '@swin/nn';
+import { assertStateDictObject, type LoadReport } from '@swin/nn';
 import { PyramidVisionTransformerV2 } from '@swin/pvt';
 import {
   detectSwinLayout,
@@ -43,6 +43,7 @@ export function loadWeights(
   tensors: Record<string, tf.Tensor>,
   opts: LoadWeightsOptions = {},
 ): WeightsReport {
+  assertStateDictObject('loadWeights', tensors);
   const strict = opts.strict ?? true;
   if (model instanceof SwinTransformer) {
     const r = model.loadCheckpoint(tensors, { strict, ...(opts.warn ? { warn: opts.warn } : {}) });

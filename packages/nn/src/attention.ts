@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { SwinInputError } from './validate.js';
 import type { CpuBackendLike, WasmBackendLike } from './wasm-asm.js';
 import { BumpHeap, F32, Fn, I32, KernelModule, OP, SIMD, V128, wasmMemoryOf } from './wasm-asm.js';
 
@@ -190,7 +191,7 @@ export function smallBatchMatMul(
     ['b', b],
   ] as const) {
     if (!(t instanceof tf.Tensor) || t.rank !== 3 || t.dtype !== 'float32') {
-      throw new Error(`${fn}: ${name} must be a float32 rank-3 tensor, got ${describeTensor(t)}`);
+      throw new SwinInputError(`${fn}: ${name} must be a float32 rank-3 tensor, got ${describeTensor(t)}`);
     }
   }
   const [Ga, a1, a2] = a.shape;
@@ -200,13 +201,13 @@ export function smallBatchMatMul(
   const kb = transposeB ? b2 : b1;
   const m = transposeB ? b1 : b2;
   if (ka !== kb) {
-    throw new Error(
+    throw new SwinInputError(
       `${fn}: inner dimensions differ: a [${a.shape}] (transposeA=${transposeA}) has ${ka}, ` +
         `b [${b.shape}] (transposeB=${transposeB}) has ${kb}`,
     );
   }
   if (Ga !== Gb && Ga !== 1 && Gb !== 1) {
-    throw new Error(`${fn}: batch sizes ${Ga} and ${Gb} differ (one of them may be 1)`);
+    throw new SwinInputError(`${fn}: batch sizes ${Ga} and ${Gb} differ (one of them may be 1)`);
   }
   const G = Math.max(Ga, Gb);
   const useKernel = attentionKernelAvailable() && n > 0 && m > 0 && ka > 0;
@@ -277,55 +278,55 @@ function checkArgs(fn: string, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: A
     ['v', v, '[G, M, dv]'],
   ] as const) {
     if (!(t instanceof tf.Tensor) || t.rank !== 3) {
-      throw new Error(`${fn}: ${name} must be a rank-3 tensor ${layout}, got ${describeTensor(t)}`);
+      throw new SwinInputError(`${fn}: ${name} must be a rank-3 tensor ${layout}, got ${describeTensor(t)}`);
     }
-    if (t.dtype !== 'float32') throw new Error(`${fn}: ${name} must be float32, got ${t.dtype}`);
+    if (t.dtype !== 'float32') throw new SwinInputError(`${fn}: ${name} must be float32, got ${t.dtype}`);
   }
   const [G, N, D] = q.shape;
   const [Gk, M, Dk] = k.shape;
   const [Gv, Mv, Dv] = v.shape;
   if (Gk !== G || Gv !== G) {
-    throw new Error(
+    throw new SwinInputError(
       `${fn}: q, k, v must have the same number of groups, got [${q.shape}], [${k.shape}], [${v.shape}]`,
     );
   }
-  if (Dk !== D) throw new Error(`${fn}: k [${k.shape}] must have head dim ${D} like q [${q.shape}]`);
-  if (Mv !== M) throw new Error(`${fn}: v [${v.shape}] must have ${M} keys like k [${k.shape}]`);
+  if (Dk !== D) throw new SwinInputError(`${fn}: k [${k.shape}] must have head dim ${D} like q [${q.shape}]`);
+  if (Mv !== M) throw new SwinInputError(`${fn}: v [${v.shape}] must have ${M} keys like k [${k.shape}]`);
   if (G === 0 || N === 0 || M === 0 || D === 0 || Dv === 0) {
-    throw new Error(`${fn}: empty input: q [${q.shape}], k [${k.shape}], v [${v.shape}]`);
+    throw new SwinInputError(`${fn}: empty input: q [${q.shape}], k [${k.shape}], v [${v.shape}]`);
   }
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
-    throw new Error(`${fn}: scale must be a finite number, got ${String(opts.scale)}`);
+    throw new SwinInputError(`${fn}: scale must be a finite number, got ${String(opts.scale)}`);
   }
   const extra = (name: string, t: tf.Tensor | null | undefined): [number, number] => {
     if (t === null || t === undefined) return [0, 0];
     if (!(t instanceof tf.Tensor) || (t.rank !== 2 && t.rank !== 3) || t.dtype !== 'float32') {
-      throw new Error(
+      throw new SwinInputError(
         `${fn}: ${name} must be a float32 tensor [n, ${N}, ${M}] or [${N}, ${M}], got ${describeTensor(t)}`,
       );
     }
     const [r, c] = t.shape.slice(-2);
     if (r !== N || c !== M) {
-      throw new Error(`${fn}: ${name} [${t.shape}] must end in [${N}, ${M}] (queries, keys)`);
+      throw new SwinInputError(`${fn}: ${name} [${t.shape}] must end in [${N}, ${M}] (queries, keys)`);
     }
     const n = t.rank === 3 ? t.shape[0] : 1;
-    if (n === 0) throw new Error(`${fn}: ${name} [${t.shape}] is empty`);
+    if (n === 0) throw new SwinInputError(`${fn}: ${name} [${t.shape}] is empty`);
     return [n, t.rank];
   };
   const [nB, biasRank] = extra('bias', opts.bias);
   const [nMk, maskRank] = extra('mask', opts.mask);
   if (nB > 0 && G % nB !== 0) {
-    throw new Error(
+    throw new SwinInputError(
       `${fn}: ${G} groups are not a multiple of the ${nB} bias matrices (bias [${opts.bias!.shape}])`,
     );
   }
   const heads = opts.numHeads ?? (nB > 0 && biasRank === 3 ? nB : 1);
   if (!Number.isInteger(heads) || heads < 1) {
-    throw new Error(`${fn}: numHeads must be a positive integer, got ${String(opts.numHeads)}`);
+    throw new SwinInputError(`${fn}: numHeads must be a positive integer, got ${String(opts.numHeads)}`);
   }
   if (nMk > 0 && G % (heads * nMk) !== 0) {
-    throw new Error(
+    throw new SwinInputError(
       `${fn}: ${G} groups are not a multiple of numHeads * masks = ${heads} * ${nMk} (mask [${opts.mask!.shape}])`,
     );
   }

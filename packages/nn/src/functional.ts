@@ -9,6 +9,7 @@ import {
   layerNormKernel,
   tokensToHeadsKernel,
 } from './fused-kernels.js';
+import { SwinInputError } from './validate.js';
 
 export { elementwiseKernelsAvailable, registerShiftedWindowKernels } from './fused-kernels.js';
 
@@ -90,14 +91,14 @@ function matMulTransposedA(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
 export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor | null): tf.Tensor {
   const inDim = w.shape[0] as number;
   if (x.shape[x.rank - 1] !== inDim) {
-    throw new Error(
+    throw new SwinInputError(
       `linear: input has ${x.shape[x.rank - 1]} features (shape [${x.shape}]), expected ${inDim}`,
     );
   }
-  if (w.rank !== 2) throw new Error(`linear: weight must be 2-D [in, out], got shape [${w.shape}]`);
+  if (w.rank !== 2) throw new SwinInputError(`linear: weight must be 2-D [in, out], got shape [${w.shape}]`);
   const outDim = w.shape[1] as number;
   if (b && (b.rank !== 1 || b.shape[0] !== outDim)) {
-    throw new Error(`linear: bias has shape [${b.shape}], expected [${outDim}]`);
+    throw new SwinInputError(`linear: bias has shape [${b.shape}], expected [${outDim}]`);
   }
   return tf.tidy(() => {
     const flat = (x.rank === 2 ? x : tf.reshape(x, [-1, inDim])) as tf.Tensor2D;
@@ -133,12 +134,12 @@ export type FusedImpl = 'auto' | 'kernel' | 'tf';
 function useFusedKernel(fn: string, impl: FusedImpl | undefined, x: tf.Tensor, extraOk = true): boolean {
   const mode = impl ?? 'auto';
   if (mode !== 'auto' && mode !== 'kernel' && mode !== 'tf') {
-    throw new Error(`${fn}: impl must be 'auto', 'kernel' or 'tf', got ${String(impl)}`);
+    throw new SwinInputError(`${fn}: impl must be 'auto', 'kernel' or 'tf', got ${String(impl)}`);
   }
   if (mode === 'tf') return false;
   const ok = extraOk && x.dtype === 'float32' && x.size > 0 && elementwiseKernelsAvailable();
   if (mode === 'kernel' && !ok) {
-    throw new Error(
+    throw new SwinInputError(
       `${fn}: impl 'kernel' needs a non-empty float32 input on the cpu or wasm backend with WebAssembly SIMD` +
         ` (got ${x.dtype} [${x.shape}] on '${tf.getBackend()}')`,
     );
@@ -164,7 +165,7 @@ export function layerNorm(
     ['bias', bias],
   ] as const) {
     if (t && (t.rank !== 1 || t.shape[0] !== C)) {
-      throw new Error(
+      throw new SwinInputError(
         `layerNorm: ${name} has shape [${t.shape}], expected [${C}] (input shape [${x.shape}])`,
       );
     }
@@ -257,14 +258,16 @@ export function splitHeads(
   heads: number,
   opts: { impl?: FusedImpl } = {},
 ): tf.Tensor3D[] {
-  if (x?.rank !== 3) throw new Error(`splitHeads: x must be [B, N, P*H*D], got shape [${x?.shape}]`);
+  if (x?.rank !== 3) throw new SwinInputError(`splitHeads: x must be [B, N, P*H*D], got shape [${x?.shape}]`);
   const [B, N, S] = x.shape;
   for (const [k, v] of Object.entries({ parts, heads })) {
     if (!Number.isInteger(v) || v < 1)
-      throw new Error(`splitHeads: ${k} must be a positive integer, got ${v}`);
+      throw new SwinInputError(`splitHeads: ${k} must be a positive integer, got ${v}`);
   }
   if (S % (parts * heads) !== 0) {
-    throw new Error(`splitHeads: ${S} channels are not divisible by parts * heads = ${parts} * ${heads}`);
+    throw new SwinInputError(
+      `splitHeads: ${S} channels are not divisible by parts * heads = ${parts} * ${heads}`,
+    );
   }
   const D = S / (parts * heads);
   const H = heads;
@@ -295,10 +298,12 @@ export function splitHeads(
  * transpose elsewhere. Differentiable.
  */
 export function mergeHeads(o: tf.Tensor3D, heads: number, opts: { impl?: FusedImpl } = {}): tf.Tensor3D {
-  if (o?.rank !== 3) throw new Error(`mergeHeads: o must be [B*H, N, D], got shape [${o?.shape}]`);
+  if (o?.rank !== 3) throw new SwinInputError(`mergeHeads: o must be [B*H, N, D], got shape [${o?.shape}]`);
   const [BH, N, D] = o.shape;
   if (!Number.isInteger(heads) || heads < 1 || BH % heads !== 0) {
-    throw new Error(`mergeHeads: heads must be a positive integer dividing ${BH} groups, got ${heads}`);
+    throw new SwinInputError(
+      `mergeHeads: heads must be a positive integer dividing ${BH} groups, got ${heads}`,
+    );
   }
   const H = heads;
   const B = BH / H;
@@ -345,9 +350,9 @@ export function padHW(x: tf.Tensor4D, p: number | [number, number]): tf.Tensor4D
 }
 
 function checkNHWC(name: string, x: tf.Tensor, c: number): void {
-  if (x.rank !== 4) throw new Error(`${name}: expected a 4-D NHWC tensor, got shape [${x.shape}]`);
+  if (x.rank !== 4) throw new SwinInputError(`${name}: expected a 4-D NHWC tensor, got shape [${x.shape}]`);
   if (x.shape[3] !== c)
-    throw new Error(`${name}: input has ${x.shape[3]} channels (shape [${x.shape}]), expected ${c}`);
+    throw new SwinInputError(`${name}: input has ${x.shape[3]} channels (shape [${x.shape}]), expected ${c}`);
 }
 
 /**
@@ -406,7 +411,7 @@ export function extractPatches(
     const Ho = Math.floor((H - kh) / sh) + 1;
     const Wo = Math.floor((W - kw) / sw) + 1;
     if (Ho <= 0 || Wo <= 0)
-      throw new Error(`extractPatches: kernel ${kh}x${kw} larger than the ${H}x${W} input`);
+      throw new SwinInputError(`extractPatches: kernel ${kh}x${kw} larger than the ${H}x${W} input`);
     if (kh === sh && kw === sw) {
       // Non-overlapping: a pure reshape/transpose.
       const cropped = tf.slice(x, [0, 0, 0, 0], [B, Ho * kh, Wo * kw, C]);
@@ -503,7 +508,7 @@ export function conv2d(
     const xp = padHW(x, opts.padding ?? 0);
     const [B, Hp, Wp] = xp.shape;
     if (Hp < kh || Wp < kw) {
-      throw new Error(
+      throw new SwinInputError(
         `conv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input (shape [${x.shape}])`,
       );
     }
@@ -556,13 +561,15 @@ export function depthwiseConv2d(
 ): tf.Tensor4D {
   const [kh, kw, C, mult] = filter.shape;
   if (mult !== 1)
-    throw new Error(`depthwiseConv2d: channel multiplier ${mult} is not supported (expected 1)`);
+    throw new SwinInputError(`depthwiseConv2d: channel multiplier ${mult} is not supported (expected 1)`);
   checkNHWC('depthwiseConv2d', x, C);
   return tf.tidy(() => {
     const xp = padHW(x, opts.padding ?? 0);
     const [B, Hp, Wp] = xp.shape;
     if (Hp < kh || Wp < kw) {
-      throw new Error(`depthwiseConv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input`);
+      throw new SwinInputError(
+        `depthwiseConv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input`,
+      );
     }
     const Ho = Hp - kh + 1;
     const Wo = Wp - kw + 1;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2d, depthwiseConv2d, dropout, dropPath, gelu, layerNorm, linear } from './functional.js';
 import { kaimingUniform, ones, truncNormal, zeros } from './init.js';
 import { Module } from './module.js';
+import { SwinConfigError } from './validate.js';
 
 /** PyTorch `nn.Linear`: x `[..., in]` -> `[..., out]`. Keys `weight` `[out, in]`, `bias` `[out]`. */
 export class Linear extends Module {
@@ -41,7 +42,7 @@ export class LayerNorm extends Module {
   }
   forward<T extends tf.Tensor>(x: T): T {
     if (x.shape[x.rank - 1] !== this.dim) {
-      throw new Error(
+      throw new SwinConfigError(
         `LayerNorm(${this.dim}): input's last axis is ${x.shape[x.rank - 1]} (shape [${x.shape}])`,
       );
     }
@@ -73,7 +74,7 @@ export class BatchNorm2d extends Module {
   }
   forward(x: tf.Tensor4D): tf.Tensor4D {
     if (x.rank !== 4 || x.shape[3] !== this.numFeatures) {
-      throw new Error(
+      throw new SwinConfigError(
         `BatchNorm2d(${this.numFeatures}): expected NHWC input with ${this.numFeatures} channels, got [${x.shape}]`,
       );
     }
@@ -227,6 +228,6 @@ export function pair(v: number | [number, number]): [number, number] {
 export function checkPositiveInt(where: string, values: Record<string, number>): void {
   for (const [k, v] of Object.entries(values)) {
     if (!Number.isInteger(v) || v <= 0)
-      throw new Error(`${where}: ${k} must be a positive integer, got ${v}`);
+      throw new SwinConfigError(`${where}: ${k} must be a positive integer, got ${v}`);
   }
 }
