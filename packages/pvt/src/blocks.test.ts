@@ -265,7 +265,9 @@ describe.each(NODE_BACKENDS)('PVT blocks on %s', (backend) => {
       /stage 2 block2\.0\.attn: the 3x8 feature map is smaller than sr_ratio 4/,
     );
     const wrongC = tf.zeros([1, 4, 4, 6]) as tf.Tensor4D;
-    expect(() => a.forward(wrongC)).toThrow(/stage 2 block2\.0\.attn\.forward: x has 6 channels .*expected 8/);
+    expect(() => a.forward(wrongC)).toThrow(
+      /stage 2 block2\.0\.attn\.forward: x has 6 channels .*expected 8/,
+    );
     const pe = new PatchEmbed(8, 8, 2, { name: 'PVT stage 3 patch_embed3' });
     const tiny = tf.zeros([1, 1, 5, 8]) as tf.Tensor4D;
     expect(() => pe.forward(tiny)).toThrow(

@@ -141,7 +141,7 @@ export function pvtConfig(
     depths: [...(overrides.depths ?? base.depths)],
     srRatios: [...(overrides.srRatios ?? base.srRatios)],
   };
-  validatePVTConfig(cfg);
+  validatePVTConfig(cfg, where);
   return cfg;
 }
 
@@ -172,8 +172,7 @@ export function v1PosEmbedGrids(cfg: PVTConfig): [number, number][] {
 }
 
 /** Throws a clear error for an inconsistent config. */
-export function validatePVTConfig(cfg: PVTConfig): void {
-  const where = `PVT v${cfg.version} config`;
+export function validatePVTConfig(cfg: PVTConfig, where = `PVT v${cfg.version} config`): void {
   if (cfg.version !== 1 && cfg.version !== 2)
     throw new SwinConfigError(`${where}: version must be 1 or 2, got ${cfg.version}`);
   const n = cfg.embedDims.length;
@@ -216,6 +215,12 @@ export function validatePVTConfig(cfg: PVTConfig): void {
     if (!Number.isInteger(cfg.patchSize) || cfg.patchSize <= 0)
       throw new SwinConfigError(`${where}: patchSize = ${cfg.patchSize} must be a positive integer`);
     if (cfg.linear) throw new SwinConfigError(`${where}: linear (Li-SRA) exists only in PVT v2`);
+    const last = n - 1;
+    if (cfg.srRatios[last] > 1 && cfg.depths[last] > 0) {
+      throw new SwinConfigError(
+        `${where}: the last stage carries a class token, so its sr_ratio must be 1 (got ${cfg.srRatios[last]}); the reference cannot reshape 1+H*W tokens into a map`,
+      );
+    }
     const [ih, iw] = imgSizePair(cfg);
     if (ih % cfg.patchSize !== 0 || iw % cfg.patchSize !== 0) {
       throw new SwinConfigError(

@@ -231,7 +231,9 @@ describe.each(NODE_BACKENDS)('PVT models on %s', (backend) => {
       /PyramidVisionTransformerV2\.forward: input 16x16 is too small: stage 1 \(block1\) has a 4x4 map, smaller than its sr_ratio 8/,
     );
     const gray = tf.zeros([1, 32, 32, 1]) as tf.Tensor4D;
-    expect(() => v2.forward(gray)).toThrow(/PyramidVisionTransformerV2\.forward: x has 1 channels .*shape \[1,32,32,1\].*expected 3/);
+    expect(() => v2.forward(gray)).toThrow(
+      /PyramidVisionTransformerV2\.forward: x has 1 channels .*shape \[1,32,32,1\].*expected 3/,
+    );
     v2.dispose();
     const v1 = new PyramidVisionTransformer({ ...V1, srRatios: [1, 1, 1, 1] });
     const x8 = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;

@@ -61,6 +61,11 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
   constructor(config: Partial<PVTConfig> = {}) {
     super();
     assertOptionsObject('PyramidVisionTransformer', config, 'config');
+    if (config?.version !== undefined && config.version !== 1) {
+      throw new SwinConfigError(
+        `PyramidVisionTransformer: config.version is ${JSON.stringify(config.version)}, but this class builds PVT v1 (use PyramidVisionTransformerV2 or createPVT)`,
+      );
+    }
     const cfg = resolvePVTConfig({ ...config, version: 1 }, 'PyramidVisionTransformer');
     this.config = cfg;
     const S = cfg.embedDims.length;
@@ -100,11 +105,6 @@ export class PyramidVisionTransformer extends Module implements VisionModel {
       this.blocks.push(this.child(`block${i + 1}`, list));
     }
     const last = cfg.embedDims[S - 1];
-    if (cfg.srRatios[S - 1] > 1 && cfg.depths[S - 1] > 0) {
-      throw new SwinConfigError(
-        `PyramidVisionTransformer: the last stage carries a class token, so its sr_ratio must be 1 (got ${cfg.srRatios[S - 1]}); the reference cannot reshape 1+H*W tokens into a map`,
-      );
-    }
     this.norm = this.child('norm', new LayerNorm(last, cfg.normEps));
     this.clsToken = this.param('cls_token', [1, 1, last], truncNormal(0.02));
     this.head = cfg.numClasses > 0 ? this.child('head', new Linear(last, cfg.numClasses)) : null;

@@ -8,6 +8,7 @@ import {
   type LoadReport,
   Module,
   ModuleList,
+  SwinConfigError,
   SwinLoadError,
   type VisionModel,
 } from '@swin/nn';
@@ -38,6 +39,11 @@ export class PyramidVisionTransformerV2 extends Module implements VisionModel {
   constructor(config: Partial<PVTConfig> = {}) {
     super();
     assertOptionsObject('PyramidVisionTransformerV2', config, 'config');
+    if (config?.version !== undefined && config.version !== 2) {
+      throw new SwinConfigError(
+        `PyramidVisionTransformerV2: config.version is ${JSON.stringify(config.version)}, but this class builds PVT v2 (use PyramidVisionTransformer or createPVT)`,
+      );
+    }
     const cfg = resolvePVTConfig({ ...config, version: 2 }, 'PyramidVisionTransformerV2');
     this.config = cfg;
     const S = cfg.embedDims.length;
