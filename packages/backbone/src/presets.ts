@@ -61,16 +61,21 @@ export type PresetOverrides =
 export type PresetModel = SwinTransformer | SwinMLP | ShuntedTransformer | PVTModel;
 
 /** The family of a preset name (throws, listing every known name, for an unknown one). */
-export function presetFamily(name: string): PresetFamily {
+export function presetFamily(name: string, where = 'presetFamily'): PresetFamily {
+  if (typeof name !== 'string') {
+    throw new SwinConfigError(
+      `${where}: the preset name must be a string, got ${describeValue(name)} (known: ${listPresets().join(', ')})`,
+    );
+  }
   if (Object.hasOwn(SWIN_PRESETS, name)) return 'swin';
   if (Object.hasOwn(SWIN_MLP_PRESETS, name)) return 'swin_mlp';
   if (Object.hasOwn(SHUNTED_PRESETS, name)) return 'shunted';
   if (Object.hasOwn(PVT_PRESETS, name))
     return PVT_PRESETS[name as PVTPresetName].version === 1 ? 'pvt_v1' : 'pvt_v2';
   const known = listPresets();
-  const guess = typeof name === 'string' ? didYouMean(name, known) : null;
+  const guess = didYouMean(name, known);
   throw new SwinConfigError(
-    `unknown preset ${typeof name === 'string' ? quoteName(name) : describeValue(name)}` +
+    `${where}: unknown preset ${quoteName(name)}` +
       `${guess ? ` (did you mean '${guess}'?)` : ''} (known: ${known.join(', ')})`,
   );
 }
@@ -91,7 +96,7 @@ export function listPresets(): PresetName[] {
  * package's config fields.
  */
 export function createModel(name: PresetName | string, overrides: PresetOverrides = {}): PresetModel {
-  switch (presetFamily(name)) {
+  switch (presetFamily(name, 'createModel')) {
     case 'swin':
       return createSwin(name, overrides as Partial<SwinConfig>);
     case 'swin_mlp':
@@ -288,7 +293,7 @@ export function pvtToBackboneConfig(c: PVTConfig, name = `pvt_v${c.version}`): B
  * the same outputs after `convertPresetStateDict`.
  */
 export function presetConfig(name: PresetName | string, overrides: PresetOverrides = {}): BackboneConfig {
-  switch (presetFamily(name)) {
+  switch (presetFamily(name, 'presetConfig')) {
     case 'swin':
       return swinToBackboneConfig(swinPresetConfig(name, overrides as Partial<SwinConfig>), name);
     case 'swin_mlp':
@@ -343,7 +348,7 @@ const RULES: Record<PresetFamily, Rule[]> = {
  * `pos_embed3` -> `stages.2.pos_embed`. Throws naming the key for keys the family does not have.
  */
 export function presetKeyMap(name: PresetName | string): (officialKey: string) => string {
-  const family = presetFamily(name);
+  const family = presetFamily(name, 'presetKeyMap');
   const rules = RULES[family];
   return (key: string) => {
     for (const [re, f] of rules) {

@@ -2,7 +2,7 @@
  * Validation of a {@link BackboneConfig} with clear errors, defaults, and the stage geometry (map size of
  * every stage for an input size) computed from the config alone.
  */
-import { SwinConfigError } from '@swin/nn';
+import { didYouMean, quoteName, SwinConfigError } from '@swin/nn';
 import type { BackboneConfig, BlockConfig, DownsampleConfig, StageConfig } from './config.js';
 import { BLOCK_KINDS, DOWNSAMPLE_KINDS } from './kinds.js';
 
@@ -56,7 +56,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function checkKeys(where: string, obj: Record<string, unknown>, known: readonly string[]): void {
   for (const k of Object.keys(obj)) {
-    if (!known.includes(k)) fail(`${where}: unknown option '${k}' (known: ${known.join(', ')})`);
+    if (!known.includes(k)) {
+      const guess = didYouMean(k, known);
+      fail(
+        `${where}: unknown option ${quoteName(k)}${guess ? ` (did you mean '${guess}'?)` : ''} (known: ${known.join(', ')})`,
+      );
+    }
   }
 }
 
