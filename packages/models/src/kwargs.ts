@@ -5,6 +5,7 @@
  * repositories' kwargs (Swin `ape` / `patch_norm` / `qk_scale`, Swin-MLP, Shunted, PVT v1) go through the
  * family packages' own converters.
  */
+import { SwinConfigError } from '@swin/nn';
 import { type PVTConfig, pvtConfigFromKwargs, validatePVTConfig } from '@swin/pvt';
 import { resolveShuntedConfig, shuntedConfigFromKwargs } from '@swin/shunted-attention';
 import { resolveSwinConfig, type SwinConfig } from '@swin/swin-core';
@@ -13,13 +14,12 @@ import type { FamilyConfig } from './create.js';
 import type { ModelFamily } from './registry.js';
 
 /** Thrown for a kwarg that cannot be honoured; names the kwarg and says why. */
-export class KwargError extends Error {
+export class KwargError extends SwinConfigError {
   constructor(
     readonly kwarg: string,
     message: string,
   ) {
     super(message);
-    this.name = 'KwargError';
   }
 }
 

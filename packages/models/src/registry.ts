@@ -8,6 +8,7 @@
  * `int(256 / 224 * IMG_SIZE)` = crop 0.875, bicubic), whai362/PVT and OliverRensu/Shunted-Transformer (both
  * DeiT-style evaluation: resize `int(256 / 224 * 224)`, bicubic, centre crop 224 = crop 0.875).
  */
+import { SwinConfigError } from '@swin/nn';
 import {
   copyPretrainedCfg,
   IMAGENET_DEFAULT_MEAN,
@@ -335,13 +336,12 @@ export function suggestNames(name: string, candidates: readonly string[], max = 
 }
 
 /** Thrown for unknown or unbuildable model names; `suggestions` holds the did-you-mean candidates. */
-export class UnknownModelError extends Error {
+export class UnknownModelError extends SwinConfigError {
   constructor(
     message: string,
     readonly suggestions: string[] = [],
   ) {
     super(message);
-    this.name = 'UnknownModelError';
   }
 }
 
