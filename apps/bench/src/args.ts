@@ -26,7 +26,7 @@ export interface BenchOptions {
   slow: boolean;
   /** log the 12 most expensive kernels of each case's profiled warm-up run */
   profile: boolean;
-  /** wasm: route batched / transposed matMuls through @swin/nn's SIMD kernel (useFastWasmBatchMatMul) */
+  /** wasm: route batched / transposed matMuls through @swin/wasm's SIMD kernel (useFastWasmBatchMatMul) */
   fastBmm: boolean;
   /** print the planned cases and exit */
   list: boolean;
@@ -70,7 +70,7 @@ Options (lists are comma-separated; --flag value or --flag=value):
   --micro            run the micro-benchmarks instead: window attention (attentionCore kernel vs plain
                      ops vs the naive formulation) and shifted-window partition (fused gather vs roll)
   --profile          log each case's 12 most expensive kernels (from the profiled warm-up run)
-  --fast-bmm         wasm: install @swin/nn's useFastWasmBatchMatMul (batched and transposed matMuls
+  --fast-bmm         wasm: install @swin/wasm's useFastWasmBatchMatMul (batched and transposed matMuls
                      in a SIMD kernel instead of tfjs-wasm's scalar loop); records get variant 'fast-bmm'
   --json             print one JSON array of records on stdout instead of a markdown table
   --list             print the planned cases and exit

@@ -1,6 +1,6 @@
 /** Runs everything planned for ONE backend (in Node or in the browser page). */
 
-import { useFastWasmBatchMatMul } from '@swin/nn';
+import { registerWasmKernels, useFastWasmBatchMatMul } from '@swin/wasm';
 import { benchShiftPartition, benchWindowAttention } from './micro.js';
 import { type BenchModel, createModel } from './models.js';
 import type { ModelCase } from './plan.js';
@@ -30,6 +30,8 @@ export async function runSuite(plan: SuitePlan, log: Log): Promise<BenchRecord[]
   const { backend } = plan;
   const cfg: TimingConfig = { ...plan.timing, log };
   const records: BenchRecord[] = [];
+  // the WebAssembly kernels of @swin/wasm for 'wasm' and 'cpu' (the fast paths of @swin/nn)
+  registerWasmKernels();
   if (!(await switchBackend(backend))) {
     log(`${backend}: backend not available`);
     const status = `unavailable: backend '${backend}' could not be initialised`;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   conv2d,
   depthwiseConv2d,
+  elementwiseKernelsAvailable,
   erf,
   extractPatches,
   gelu,
@@ -12,7 +13,6 @@ import {
   mergeHeads,
   splitHeads,
 } from './functional.js';
-import { elementwiseKernelsAvailable, registerShiftedWindowKernels } from './fused-kernels.js';
 
 function rand(shape: number[], seed: number): tf.Tensor {
   return tf.randomNormal(shape, 0, 1, 'float32', seed);
@@ -557,83 +557,3 @@ function erfcTail(a: number): number {
   for (let k = 60; k >= 1; k--) f = k / 2 / (a + f);
   return Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + f);
 }
-
-describe('registerShiftedWindowKernels on wasm', () => {
-  const names = { partition: 'TestNnShiftedPartition', reverse: 'TestNnShiftedReverse' };
-
-  /** The map row of window token (b, wy, wx, i, j) (the roll by -shift, then the official partition). */
-  function refPartition(
-    x: ArrayLike<number>,
-    [B, H, W, C]: number[],
-    wh: number,
-    ww: number,
-    sh: number,
-    sw: number,
-  ) {
-    const out: number[] = [];
-    for (let b = 0; b < B; b++)
-      for (let wy = 0; wy < H / wh; wy++)
-        for (let wx = 0; wx < W / ww; wx++)
-          for (let i = 0; i < wh; i++)
-            for (let j = 0; j < ww; j++) {
-              const y = (wy * wh + i + sh) % H;
-              const xx = (wx * ww + j + sw) % W;
-              for (let c = 0; c < C; c++) out.push(x[((b * H + y) * W + xx) * C + c]);
-            }
-    return out;
-  }
-
-  it.each([
-    [2, 6, 9, 5, 3, 3, 1, 2, 'float32'],
-    [1, 8, 8, 4, 4, 4, 2, 2, 'int32'],
-    [1, 4, 6, 3, 2, 3, 3, 5, 'bool'],
-    [1, 14, 21, 8, 7, 7, 0, 3, 'float32'],
-  ] as const)(
-    'B=%i H=%i W=%i C=%i window %ix%i shift (%i,%i) %s: brute force, inverse, gradients',
-    async (B, H, W, C, wh, ww, sh, sw, dtype) => {
-      await useBackend('wasm');
-      registerShiftedWindowKernels(names);
-      registerShiftedWindowKernels(names); // idempotent
-      const attrs = { H, W, wh, ww, sh, sw };
-      const n = B * H * W * C;
-      const data = Array.from({ length: n }, (_, i) =>
-        dtype === 'bool' ? (i * 7) % 3 === 0 : ((i * 37) % 101) - 50,
-      );
-      const x = tf.tensor4d(data as number[], [B, H, W, C], dtype);
-      const part = (t: tf.Tensor) => tf.engine().runKernel(names.partition, { x: t }, attrs) as tf.Tensor;
-      const rev = (t: tf.Tensor) => tf.engine().runKernel(names.reverse, { x: t }, attrs) as tf.Tensor;
-      const windows = part(x);
-      expect(windows.shape).toEqual([(B * H * W) / (wh * ww), wh, ww, C]);
-      expect(windows.dtype).toBe(dtype);
-      const want = refPartition(x.dataSync(), [B, H, W, C], wh, ww, sh, sw);
-      expect(Array.from(windows.dataSync())).toEqual(want);
-      const back = rev(windows);
-      expect(back.shape).toEqual([B, H, W, C]);
-      expect(Array.from(back.dataSync())).toEqual(Array.from(x.dataSync()));
-      if (dtype === 'float32') {
-        // gradient of partition is the reverse (and vice versa): d sum(part(x) * r) / dx = rev(r)
-        const r = rand(windows.shape, 5);
-        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(part(t), r)))(x);
-        expect(Array.from(g.dataSync())).toEqual(Array.from(tf.tidy(() => rev(r)).dataSync()));
-        const r2 = rand(x.shape, 6);
-        const g2 = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(rev(t), r2)))(windows);
-        expect(Array.from(g2.dataSync())).toEqual(Array.from(tf.tidy(() => part(r2)).dataSync()));
-        tf.dispose([r, g, r2, g2]);
-      }
-      await expectNoLeak(() => tf.tidy(() => rev(part(x))), 'shifted window kernels');
-      tf.dispose([x, windows, back]);
-    },
-  );
-
-  it('keeps a gradient someone else registered and registers nothing for other backends', async () => {
-    await useBackend('wasm');
-    const own = { partition: 'TestNnOwnPartition', reverse: 'TestNnOwnReverse' };
-    const gradFunc = (dy: tf.Tensor | tf.Tensor[]) => ({ x: () => tf.mul(dy as tf.Tensor, 2) });
-    tf.registerGradient({ kernelName: own.partition, gradFunc });
-    registerShiftedWindowKernels(own);
-    expect(tf.getGradient(own.partition)?.gradFunc).toBe(gradFunc);
-    expect(tf.getGradient(own.reverse)).toBeDefined();
-    expect(tf.getKernel(own.partition, 'wasm')).toBeDefined();
-    expect(tf.getKernel(own.partition, 'cpu')).toBeUndefined();
-  });
-});

@@ -1,16 +1,29 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  elementwiseKernelsAvailable,
   erfKernel,
   geluGradKernel,
   geluKernel,
   headsToTokensKernel,
   layerNormGradKernel,
   layerNormKernel,
+  SWIN_ERF,
+  SWIN_GELU,
+  SWIN_GELU_GRAD,
+  SWIN_HEADS_TO_TOKENS,
+  SWIN_LAYER_NORM,
+  SWIN_LAYER_NORM_GRAD,
+  SWIN_TOKENS_TO_HEADS,
   tokensToHeadsKernel,
-} from './fused-kernels.js';
+} from './kernels.js';
 
-export { elementwiseKernelsAvailable, registerShiftedWindowKernels } from './fused-kernels.js';
+/**
+ * Whether the fused GELU / LayerNorm / head kernels run on `backendName` (default: the current backend):
+ * true when they are registered for it (`registerWasmKernels()` of `@swin/wasm` does so for 'wasm' and
+ * 'cpu').
+ */
+export function elementwiseKernelsAvailable(backendName: string = tf.getBackend()): boolean {
+  return [SWIN_GELU, SWIN_LAYER_NORM, SWIN_TOKENS_TO_HEADS].every((k) => !!tf.getKernel(k, backendName));
+}
 
 /**
  * Stateless, differentiable building blocks. Every function works on cpu, wasm, webgl and webgpu,
@@ -124,31 +137,44 @@ function affine(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
 }
 
 /**
- * How {@link gelu} and {@link layerNorm} compute: `'kernel'` = the fused one-pass WebAssembly SIMD kernels
- * (wasm and cpu backends, float32), `'tf'` = plain tfjs ops (every backend), `'auto'` (default) = the
- * kernel where it is available, else tfjs ops. Both are differentiable and agree to float32 rounding.
+ * How {@link gelu}, {@link layerNorm}, {@link erf}, {@link splitHeads} and {@link mergeHeads} compute:
+ * `'kernel'` = the fused one-pass kernels registered by name for the active backend (see kernels.ts;
+ * `@swin/wasm` registers WebAssembly SIMD ones for 'wasm' and 'cpu'), `'tf'` = plain tfjs ops (every
+ * backend), `'auto'` (default) = the kernel where one is registered, else tfjs ops. Both are
+ * differentiable and agree to float32 rounding.
  */
 export type FusedImpl = 'auto' | 'kernel' | 'tf';
 
-function useFusedKernel(fn: string, impl: FusedImpl | undefined, x: tf.Tensor, extraOk = true): boolean {
+function useFusedKernel(
+  fn: string,
+  impl: FusedImpl | undefined,
+  x: tf.Tensor,
+  kernels: readonly string[],
+  extraOk = true,
+): boolean {
   const mode = impl ?? 'auto';
   if (mode !== 'auto' && mode !== 'kernel' && mode !== 'tf') {
     throw new Error(`${fn}: impl must be 'auto', 'kernel' or 'tf', got ${String(impl)}`);
   }
   if (mode === 'tf') return false;
-  const ok = extraOk && x.dtype === 'float32' && x.size > 0 && elementwiseKernelsAvailable();
+  const backend = tf.getBackend();
+  const registered = kernels.every((k) => !!tf.getKernel(k, backend));
+  const ok = extraOk && registered && x.dtype === 'float32' && x.size > 0;
   if (mode === 'kernel' && !ok) {
     throw new Error(
-      `${fn}: impl 'kernel' needs a non-empty float32 input on the cpu or wasm backend with WebAssembly SIMD` +
-        ` (got ${x.dtype} [${x.shape}] on '${tf.getBackend()}')`,
+      `${fn}: impl 'kernel' needs a non-empty float32 input and the kernels ${kernels.join(', ')} registered ` +
+        `for backend '${backend}' (registerWasmKernels() of @swin/wasm does so for 'wasm' and 'cpu'; ` +
+        `got ${x.dtype} [${x.shape}]${registered ? '' : ', kernels not registered'})`,
     );
   }
   return ok;
 }
 
+const HEAD_KERNELS = [SWIN_TOKENS_TO_HEADS, SWIN_HEADS_TO_TOKENS];
+
 /**
  * LayerNorm over the last axis (biased variance, like PyTorch). x `[..., C]`, weight/bias `[C]` or null.
- * On wasm / cpu with `C % 4 == 0` it runs one fused kernel per direction (see {@link FusedImpl}); the
+ * With the fused kernels registered (wasm / cpu with `@swin/wasm`) and `C % 4 == 0` it runs one kernel per direction (see {@link FusedImpl}); the
  * tfjs-op form is nine ops (passes over memory).
  */
 export function layerNorm(
@@ -170,7 +196,7 @@ export function layerNorm(
     }
   }
   const kernelOk = x.rank >= 1 && C % 4 === 0 && [weight, bias].every((t) => !t || t.dtype === 'float32');
-  if (!useFusedKernel('layerNorm', opts.impl, x, kernelOk)) {
+  if (!useFusedKernel('layerNorm', opts.impl, x, [SWIN_LAYER_NORM, SWIN_LAYER_NORM_GRAD], kernelOk)) {
     return tf.tidy(() => {
       const mean = tf.mean(x, -1, true);
       const xc = tf.sub(x, mean);
@@ -200,11 +226,11 @@ export function layerNorm(
 
 /**
  * Exact (erf) GELU, PyTorch's `nn.GELU()` default: `0.5 x (1 + erf(x / sqrt 2))`. Any shape.
- * On wasm / cpu (float32) one fused kernel per direction with an erf accurate to ~1.5e-7 absolute (see
+ * With the fused kernels registered (wasm / cpu with `@swin/wasm`, float32) one kernel per direction with an erf accurate to ~1.5e-7 absolute (see
  * {@link FusedImpl}); elsewhere tfjs ops with `tf.erf`.
  */
 export function gelu(x: tf.Tensor, opts: { impl?: FusedImpl } = {}): tf.Tensor {
-  if (!useFusedKernel('gelu', opts.impl, x)) {
+  if (!useFusedKernel('gelu', opts.impl, x, [SWIN_GELU, SWIN_GELU_GRAD])) {
     return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
   }
   return tf.tidy(() => {
@@ -222,12 +248,12 @@ export function gelu(x: tf.Tensor, opts: { impl?: FusedImpl } = {}): tf.Tensor {
 }
 
 /**
- * The error function, any shape. On wasm / cpu (float32) a one-pass kernel accurate to ~1.5e-7 absolute
+ * The error function, any shape. With the kernel registered (wasm / cpu with `@swin/wasm`, float32) a one-pass kernel accurate to ~1.5e-7 absolute
  * (tfjs-wasm's Erf is several times slower); elsewhere `tf.erf`. Differentiable:
  * `d erf(x) / dx = 2 / sqrt(pi) exp(-x^2)`.
  */
 export function erf(x: tf.Tensor, opts: { impl?: FusedImpl } = {}): tf.Tensor {
-  if (!useFusedKernel('erf', opts.impl, x)) return tf.erf(x);
+  if (!useFusedKernel('erf', opts.impl, x, [SWIN_ERF])) return tf.erf(x);
   return tf.tidy(() => {
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
@@ -247,7 +273,7 @@ export function erf(x: tf.Tensor, opts: { impl?: FusedImpl } = {}): tf.Tensor {
  * a fused qkv projection, P = 3) -> P tensors `[B*H, N, D]` (groups batch-major, head-minor), i.e.
  * `x.reshape(B, N, P, H, D).permute(2, 0, 3, 1, 4)` split along the first axis.
  *
- * On wasm / cpu with `D % 4 == 0` each part is one data-movement kernel that reads only its columns
+ * With the head kernels registered (wasm / cpu with `@swin/wasm`) and `D % 4 == 0` each part is one data-movement kernel that reads only its columns
  * (tfjs-wasm's Slice copies its whole input first, and a 5-D transpose is ~100x slower than 4-D);
  * elsewhere slice + 4-D transpose. Differentiable (the gradient of a part writes it back in place).
  */
@@ -269,7 +295,7 @@ export function splitHeads(
   const D = S / (parts * heads);
   const H = heads;
   const range = Array.from({ length: parts }, (_, p) => p);
-  if (!useFusedKernel('splitHeads', opts.impl, x, D % 4 === 0)) {
+  if (!useFusedKernel('splitHeads', opts.impl, x, HEAD_KERNELS, D % 4 === 0)) {
     return tf.tidy(() => {
       const flat = tf.reshape(x, [B * N, S]);
       return range.map((p) => {
@@ -291,7 +317,7 @@ export function splitHeads(
 
 /**
  * Merges attention heads back into token features: o `[B*H, N, D]` -> `[B, N, H*D]` (channels `[H][D]`),
- * the inverse of {@link splitHeads} with one part. One kernel on wasm / cpu (`D % 4 == 0`), a 4-D
+ * the inverse of {@link splitHeads} with one part. One registered kernel (wasm / cpu with `@swin/wasm`, `D % 4 == 0`), a 4-D
  * transpose elsewhere. Differentiable.
  */
 export function mergeHeads(o: tf.Tensor3D, heads: number, opts: { impl?: FusedImpl } = {}): tf.Tensor3D {
@@ -302,7 +328,7 @@ export function mergeHeads(o: tf.Tensor3D, heads: number, opts: { impl?: FusedIm
   }
   const H = heads;
   const B = BH / H;
-  if (!useFusedKernel('mergeHeads', opts.impl, o, D % 4 === 0)) {
+  if (!useFusedKernel('mergeHeads', opts.impl, o, HEAD_KERNELS, D % 4 === 0)) {
     return tf.tidy(
       () => tf.reshape(tf.transpose(tf.reshape(o, [B, H, N, D]), [0, 2, 1, 3]), [B, N, H * D]) as tf.Tensor3D,
     );
