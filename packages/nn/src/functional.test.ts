@@ -92,6 +92,90 @@ describe.each(NODE_BACKENDS)('functional on %s', (backend) => {
   });
 
   it.each([
+    [3, 2, 1, 9, 4, 5],
+    [7, 4, 3, 17, 3, 6],
+    [2, 3, 0, 10, 2, 3],
+    [5, 2, 2, 8, 3, 4],
+    [3, 2, 1, 1, 2, 3],
+  ])(
+    'conv2d k=%i s=%i p=%i on %i^2 x %i -> %i: the whole input gradient equals tfjs conv2dTranspose',
+    async (k, s, p, H, C, O) => {
+      await useBackend(backend);
+      const x = rand([2, H, H + 2, C], 50 + k) as tf.Tensor4D;
+      const w = rand([k, k, C, O], 60 + k) as tf.Tensor4D;
+      const y = conv2d(x, w, null, { stride: s, padding: p });
+      const r = rand(y.shape, 70);
+      const gx = tf.grad((xx: tf.Tensor) =>
+        tf.sum(tf.mul(conv2d(xx as tf.Tensor4D, w, null, { stride: s, padding: p }), r)),
+      )(x);
+      // reference: d/dx of the padded-and-cropped valid conv = conv2dTranspose on the cpu backend's kernel
+      const ref = tf.tidy(() => {
+        const [B, , , Cin] = x.shape;
+        const [Hp, Wp] = [H + 2 * p, H + 2 + 2 * p];
+        const [Ho, Wo] = [y.shape[1], y.shape[2]];
+        const [Hc, Wc] = [(Ho - 1) * s + k, (Wo - 1) * s + k];
+        const dxc = tf.conv2dTranspose(r as tf.Tensor4D, w, [B, Hc, Wc, Cin], s, 'valid');
+        const dxp = tf.pad(dxc, [
+          [0, 0],
+          [0, Hp - Hc],
+          [0, Wp - Wc],
+          [0, 0],
+        ]);
+        return tf.slice(dxp, [0, p, p, 0], x.shape);
+      });
+      expect(gx.shape).toEqual(x.shape);
+      const a = gx.dataSync();
+      const b = ref.dataSync();
+      let err = 0;
+      for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i] - b[i]));
+      expect(err).toBeLessThan(1e-4);
+      tf.dispose([x, w, y, r, gx, ref]);
+    },
+  );
+
+  it('conv2d inputGradient false: the same output and filter gradient, nothing flows into the input', async () => {
+    await useBackend(backend);
+    const x = rand([1, 11, 9, 3], 80) as tf.Tensor4D;
+    const w = tf.variable(rand([7, 7, 3, 4], 81)) as tf.Variable<tf.Rank.R4>;
+    const b = rand([4], 82) as tf.Tensor1D;
+    const opts = { stride: 2, padding: 3 };
+    const y1 = conv2d(x, w, b, opts);
+    const y2 = conv2d(x, w, b, { ...opts, inputGradient: false });
+    expect(Array.from(y2.dataSync())).toEqual(Array.from(y1.dataSync()));
+    const r = rand(y1.shape, 83);
+    const g1 = tf.variableGrads(() => tf.sum(tf.mul(conv2d(x, w, b, opts), r)) as tf.Scalar);
+    const g2 = tf.variableGrads(
+      () => tf.sum(tf.mul(conv2d(x, w, b, { ...opts, inputGradient: false }), r)) as tf.Scalar,
+    );
+    const [a1, a2] = [g1.grads[w.name].dataSync(), g2.grads[w.name].dataSync()];
+    for (let i = 0; i < a1.length; i++) expect(a2[i]).toBeCloseTo(a1[i], 4);
+    // x is a constant of the op: asking for its gradient fails instead of computing one
+    expect(() =>
+      tf.grad((xx: tf.Tensor) => tf.sum(conv2d(xx as tf.Tensor4D, w, b, { ...opts, inputGradient: false })))(
+        x,
+      ),
+    ).toThrow();
+    await expectNoLeak(() => {
+      const g = tf.variableGrads(
+        () => tf.sum(conv2d(x, w, b, { ...opts, inputGradient: false })) as tf.Scalar,
+      );
+      return [g.value, ...Object.values(g.grads)];
+    }, 'conv2d inputGradient false');
+    tf.dispose([
+      x,
+      w,
+      b,
+      y1,
+      y2,
+      r,
+      g1.value,
+      g2.value,
+      ...Object.values(g1.grads),
+      ...Object.values(g2.grads),
+    ]);
+  });
+
+  it.each([
     [4, 4, 0, 9, 3, 8],
     [3, 2, 1, 7, 3, 5],
     [7, 4, 3, 11, 2, 6],

@@ -447,9 +447,9 @@ export function extractPatches(
 
 /**
  * Gradient of a 'valid' conv2d with respect to its input `[B, H, W, Cin]` (H, W exactly covered).
- * tfjs-wasm's Conv2DBackpropInput is several times slower than its forward Conv2D, so: kernel = stride
- * is a matMul + reshape; stride 1 is a forward conv of the padded dy with the rotated filter; other
- * strides fall back to conv2dTranspose.
+ * tfjs-wasm's Conv2DBackpropInput is a scalar loop, many times slower than its forward Conv2D (XNNPACK),
+ * so: kernel = stride is a matMul + reshape; stride 1 is a forward conv of the padded dy with the rotated
+ * filter; other strides are split into their `sh * sw` phases (see {@link stridedConvInputGrad}).
  */
 function convInputGrad(
   dy: tf.Tensor4D,
@@ -476,7 +476,73 @@ function convInputGrad(
     ]);
     return tf.conv2d(padded, rotated, 1, 'valid');
   }
-  return tf.conv2dTranspose(dy, w, xShape, stride, 'valid');
+  return stridedConvInputGrad(dy, w, xShape, stride);
+}
+
+/**
+ * Input gradient of a strided 'valid' conv as `sh * sw` stride-1 forward convolutions (the sub-pixel
+ * decomposition of a transposed convolution). Input row `y = q sh + r` receives `dy[q - a] W[a sh + r]^T`
+ * for `a < ceil((kh - r) / sh)`: for each phase `(r, c)` that is the full correlation of dy with the
+ * rotated sub-filter `W[r::sh, c::sw]` (a `tf.conv2d`, XNNPACK on wasm); the phases are then interleaved
+ * (reshape / concat) and cropped to the input size. Equal to `tf.conv2dTranspose(dy, w, xShape, stride)`.
+ */
+function stridedConvInputGrad(
+  dy: tf.Tensor4D,
+  w: tf.Tensor4D,
+  xShape: [number, number, number, number],
+  [sh, sw]: [number, number],
+): tf.Tensor4D {
+  const [kh, kw, cin] = w.shape;
+  const [B, Ho, Wo] = dy.shape;
+  const [, Hc, Wc] = xShape;
+  const Qh = Math.ceil(Hc / sh);
+  const Qw = Math.ceil(Wc / sw);
+  const rows: tf.Tensor[] = [];
+  for (let r = 0; r < sh; r++) {
+    const cols: tf.Tensor[] = [];
+    for (let c = 0; c < sw; c++) {
+      const ka = Math.ceil((kh - r) / sh);
+      const kb = Math.ceil((kw - c) / sw);
+      if (ka <= 0 || kb <= 0) {
+        cols.push(tf.zeros([B, Qh, Qw, cin]));
+        continue;
+      }
+      // sub-filter W[r + a sh, c + b sw], rotated by 180 degrees, in/out swapped: [ka, kb, cout, cin]
+      const sub = tf.stridedSlice(w, [r, c, 0, 0], [kh, kw, w.shape[2], w.shape[3]], [sh, sw, 1, 1]);
+      const rotated = tf.transpose(tf.reverse(sub, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+      const padded = tf.pad(dy, [
+        [0, 0],
+        [ka - 1, ka - 1],
+        [kb - 1, kb - 1],
+        [0, 0],
+      ]);
+      // [B, Ho + ka - 1, Wo + kb - 1, cin]: rows q of phase r, padded / cropped to Qh x Qw
+      let ph = tf.conv2d(padded, rotated, 1, 'valid');
+      const [hp, wp] = [Ho + ka - 1, Wo + kb - 1];
+      if (hp > Qh || wp > Qw) ph = tf.slice(ph, [0, 0, 0, 0], [B, Math.min(hp, Qh), Math.min(wp, Qw), cin]);
+      if (hp < Qh || wp < Qw) {
+        ph = tf.pad(ph, [
+          [0, 0],
+          [0, Math.max(0, Qh - hp)],
+          [0, Math.max(0, Qw - wp)],
+          [0, 0],
+        ]);
+      }
+      cols.push(ph);
+    }
+    // interleave the column phases: [B, Qh, Qw, sw, cin] -> [B, Qh, Qw * sw, cin]
+    const inter =
+      sw === 1
+        ? cols[0]
+        : tf.concat(
+            cols.map((t) => tf.reshape(t, [B * Qh * Qw, 1, cin])),
+            1,
+          );
+    rows.push(tf.reshape(inter, [B * Qh, 1, Qw * sw * cin]));
+  }
+  // interleave the row phases: [B, Qh, sh, Qw * sw, cin] -> [B, Qh * sh, Qw * sw, cin], then crop
+  const full = tf.reshape(sh === 1 ? rows[0] : tf.concat(rows, 1), [B, Qh * sh, Qw * sw, cin]) as tf.Tensor4D;
+  return Qh * sh === Hc && Qw * sw === Wc ? full : tf.slice(full, [0, 0, 0, 0], [B, Hc, Wc, cin]);
 }
 
 /**
@@ -513,16 +579,26 @@ function convFilterGrad(
  * `Ho = floor((H + 2p - kh) / s) + 1` (a remainder is dropped, as in PyTorch).
  *
  * Forward runs tfjs's conv2d (XNNPACK on wasm). The filter gradient is computed as patches^T @ dy,
- * because tfjs-wasm has no Conv2DBackpropFilter kernel; the input gradient is conv2dTranspose.
+ * because tfjs-wasm has no Conv2DBackpropFilter kernel; the input gradient runs forward convolutions
+ * (see convInputGrad), or is skipped with `inputGradient: false` (image stems).
  */
 export function conv2d(
   x: tf.Tensor4D,
   filter: tf.Tensor4D,
   bias: tf.Tensor1D | null,
-  opts: { stride?: number | [number, number]; padding?: number | [number, number] } = {},
+  opts: {
+    stride?: number | [number, number];
+    padding?: number | [number, number];
+    /**
+     * false: no gradient flows into `x` (it is treated as a constant, like an image input in PyTorch);
+     * the backward pass then computes only the filter gradient. Default true.
+     */
+    inputGradient?: boolean;
+  } = {},
 ): tf.Tensor4D {
   const [kh, kw, cin, cout] = filter.shape;
   checkNHWC('conv2d', x, cin);
+  const inputGradient = opts.inputGradient ?? true;
   const stride: [number, number] =
     typeof opts.stride === 'number' ? [opts.stride, opts.stride] : (opts.stride ?? [1, 1]);
   return tf.tidy(() => {
@@ -535,12 +611,34 @@ export function conv2d(
     }
     const Ho = Math.floor((Hp - kh) / stride[0]) + 1;
     const Wo = Math.floor((Wp - kw) / stride[1]) + 1;
+    // Crop what the strided conv would not read, so the input gradient sees matching shapes.
+    const cropped = [B, (Ho - 1) * stride[0] + kh, (Wo - 1) * stride[1] + kw, cin];
+    if (!inputGradient) {
+      // x is captured, not an input of the custom op: the tape records no path into it
+      const fw = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+        const [w, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+        const xc = tf.slice(xp, [0, 0, 0, 0], cropped);
+        save([xc]);
+        return {
+          value: tf.conv2d(xc, w, stride, 'valid'),
+          gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [
+            tf.reshape(convFilterGrad(saved[0] as tf.Tensor4D, dy as tf.Tensor4D, [kh, kw], stride), [
+              kh,
+              kw,
+              cin,
+              cout,
+            ]),
+          ],
+        };
+      });
+      const y = fw(filter) as tf.Tensor4D;
+      return bias ? tf.add(y, bias) : y;
+    }
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [xin, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const xi = xin as tf.Tensor4D;
       const wi = w as tf.Tensor4D;
-      // Crop what the strided conv would not read, so conv2dTranspose sees matching shapes.
-      const xc = tf.slice(xi, [0, 0, 0, 0], [B, (Ho - 1) * stride[0] + kh, (Wo - 1) * stride[1] + kw, cin]);
+      const xc = tf.slice(xi, [0, 0, 0, 0], cropped);
       save([xc, wi]);
       const value = tf.conv2d(xc, wi, stride, 'valid');
       return {
