@@ -36,6 +36,7 @@ export default defineConfig({
           { text: '@swin/rel-pos-bias', link: '/packages/rel-pos-bias' },
           { text: '@swin/shifted-mask', link: '/packages/shifted-mask' },
           { text: '@swin/nn', link: '/packages/nn' },
+          { text: '@swin/wasm', link: '/packages/wasm' },
           { text: '@swin/swin-core', link: '/packages/swin-core' },
           { text: '@swin/swin-mlp', link: '/packages/swin-mlp' },
           { text: '@swin/shunted-attention', link: '/packages/shunted-attention' },
