@@ -1,5 +1,11 @@
 import { defineConfig } from 'vitepress';
 
+/** COOP + COEP (credentialless: cross-origin images and weights still load without CORP headers). */
+const CROSS_ORIGIN_ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'credentialless',
+};
+
 export default defineConfig({
   title: '@swin',
   description: 'Composable vision-attention packages on TensorFlow.js: Swin, Swin-MLP, Shunted, PVT.',
@@ -20,6 +26,7 @@ export default defineConfig({
           { text: 'Loading checkpoints', link: '/guide/checkpoints' },
           { text: 'Hybrid backbones', link: '/guide/hybrid-backbones' },
           { text: 'Training', link: '/guide/training' },
+          { text: 'Backends and kernels', link: '/guide/backends' },
         ],
       },
       {
@@ -29,6 +36,7 @@ export default defineConfig({
           { text: '@swin/rel-pos-bias', link: '/packages/rel-pos-bias' },
           { text: '@swin/shifted-mask', link: '/packages/shifted-mask' },
           { text: '@swin/nn', link: '/packages/nn' },
+          { text: '@swin/wasm', link: '/packages/wasm' },
           { text: '@swin/swin-core', link: '/packages/swin-core' },
           { text: '@swin/swin-mlp', link: '/packages/swin-mlp' },
           { text: '@swin/shunted-attention', link: '/packages/shunted-attention' },
@@ -48,6 +56,9 @@ export default defineConfig({
   vite: {
     // Resolve workspace packages to their TypeScript sources (no build needed for `docs:dev`).
     resolve: { conditions: ['@swin/source'] },
+    // cross-origin isolation (see guide/backends): tfjs-wasm loads its threaded build, examples run threaded
+    server: { headers: CROSS_ORIGIN_ISOLATION },
+    preview: { headers: CROSS_ORIGIN_ISOLATION },
     optimizeDeps: { exclude: ['@tensorflow/tfjs-backend-wasm'] },
   },
 });

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { createBackbone } from '@swin/backbone';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmKernels } from '@swin/wasm';
 import { DEFAULT_FASHION_MNIST_DIR, loadFashionMnist } from './fashion-mnist.js';
 import { evaluate, trainModel } from './train.js';
 import { VARIANTS } from './variants.js';
@@ -36,6 +37,7 @@ async function main() {
     if (!(n in VARIANTS))
       throw new Error(`unknown variant '${n}' (known: ${Object.keys(VARIANTS).join(', ')})`);
   }
+  registerWasmKernels(); // the WebAssembly kernels behind @swin/nn's fast paths (wasm, cpu)
   await tf.setBackend(values.backend);
   await tf.ready();
   const train = loadFashionMnist('train', values.data);

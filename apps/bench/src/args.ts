@@ -26,13 +26,17 @@ export interface BenchOptions {
   slow: boolean;
   /** log the 12 most expensive kernels of each case's profiled warm-up run */
   profile: boolean;
-  /** wasm: route batched / transposed matMuls through @swin/nn's SIMD kernel (useFastWasmBatchMatMul) */
+  /** wasm: route batched / transposed matMuls through @swin/wasm's SIMD kernel (useFastWasmBatchMatMul) */
   fastBmm: boolean;
   /** print the planned cases and exit */
   list: boolean;
   help: boolean;
-  /** Chromium executable for the webgl / webgpu backends */
+  /** Chromium executable for the webgl / webgpu backends (and every backend with `browser`) */
   chromium: string;
+  /** run every backend (cpu and wasm too) in headless Chromium */
+  browser: boolean;
+  /** wasm thread counts to measure (browser only: one page per count); null = tfjs's default */
+  threads: number[] | null;
   explicit: { models: boolean; backends: boolean; sizes: boolean; batches: boolean; modes: boolean };
 }
 
@@ -70,11 +74,16 @@ Options (lists are comma-separated; --flag value or --flag=value):
   --micro            run the micro-benchmarks instead: window attention (attentionCore kernel vs plain
                      ops vs the naive formulation) and shifted-window partition (fused gather vs roll)
   --profile          log each case's 12 most expensive kernels (from the profiled warm-up run)
-  --fast-bmm         wasm: install @swin/nn's useFastWasmBatchMatMul (batched and transposed matMuls
+  --fast-bmm         wasm: install @swin/wasm's useFastWasmBatchMatMul (batched and transposed matMuls
                      in a SIMD kernel instead of tfjs-wasm's scalar loop); records get variant 'fast-bmm'
   --json             print one JSON array of records on stdout instead of a markdown table
   --list             print the planned cases and exit
-  --chromium PATH    Chromium for webgl / webgpu (default /usr/bin/chromium)
+  --browser          run every backend (cpu and wasm too) in headless Chromium, on a cross-origin-isolated
+                     page served from 127.0.0.1 (COOP/COEP headers: tfjs-wasm can load its threaded build)
+  --threads 1,2      wasm threads, one page per count (needs --browser for counts above 1; set with
+                     @swin/wasm's setWasmThreads, which works on 2-core machines too); records get
+                     'threads' (the count tfjs-wasm reports) and 'environment' ('node' / 'browser')
+  --chromium PATH    Chromium for the browser runs (default /usr/bin/chromium)
   -h, --help         this text
 `;
 
@@ -124,6 +133,8 @@ export function parseArgs(argv: readonly string[], knownModels: readonly string[
     list: false,
     help: false,
     chromium: DEFAULTS.chromium,
+    browser: false,
+    threads: null,
     explicit: { models: false, backends: false, sizes: false, batches: false, modes: false },
   };
   const booleans: Record<string, keyof BenchOptions> = {
@@ -132,6 +143,7 @@ export function parseArgs(argv: readonly string[], knownModels: readonly string[
     '--slow': 'slow',
     '--profile': 'profile',
     '--fast-bmm': 'fastBmm',
+    '--browser': 'browser',
     '--list': 'list',
     '--help': 'help',
     '-h': 'help',
@@ -146,6 +158,7 @@ export function parseArgs(argv: readonly string[], knownModels: readonly string[
     '--warmup',
     '--budget',
     '--chromium',
+    '--threads',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -212,7 +225,14 @@ export function parseArgs(argv: readonly string[], knownModels: readonly string[
       case '--chromium':
         o.chromium = value;
         break;
+      case '--threads':
+        o.threads = parseIntList(flag, value, 1);
+        if (o.threads.some((t) => t > 8)) fail(`--threads expects counts from 1 to 8, got '${value}'`);
+        break;
     }
+  }
+  if (o.threads && !o.browser && o.threads.some((t) => t > 1)) {
+    fail('--threads above 1 needs --browser (tfjs-wasm never runs threads in Node)');
   }
   return o;
 }

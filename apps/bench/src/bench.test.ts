@@ -57,6 +57,14 @@ describe('parseArgs', () => {
     ]);
   });
 
+  it('reads --browser and --threads (counts above 1 only with --browser)', () => {
+    const o = parseArgs([], MODEL_IDS);
+    expect([o.browser, o.threads]).toEqual([false, null]);
+    const b = parseArgs(['--browser', '--threads', '1,2'], MODEL_IDS);
+    expect([b.browser, b.threads]).toEqual([true, [1, 2]]);
+    expect(parseArgs(['--threads=1'], MODEL_IDS).threads).toEqual([1]);
+  });
+
   it('deduplicates list items and ignores empty ones', () => {
     expect(parseArgs(['--batch', '1,,1,8,'], MODEL_IDS).batches).toEqual([1, 8]);
   });
@@ -75,6 +83,9 @@ describe('parseArgs', () => {
     [['--fast'], /unknown argument '--fast'/],
     [['swin_t'], /unknown argument 'swin_t'/],
     [['--models', ','], /non-empty comma-separated list/],
+    [['--threads', '2'], /--threads above 1 needs --browser/],
+    [['--browser', '--threads', '9'], /--threads expects counts from 1 to 8/],
+    [['--browser', '--threads', '0'], /--threads expects integers >= 1/],
   ])('rejects %j', (argv, re) => {
     expect(() => parseArgs(argv as string[], MODEL_IDS)).toThrow(re);
   });
@@ -170,6 +181,8 @@ describe('records', () => {
         'efficiency',
         'peak_bytes',
         'runs',
+        'environment',
+        'threads',
       ].sort(),
     );
     expect([r.gmacs, r.gflops, r.matmul_gflops, r.efficiency, r.peak_bytes]).toEqual([
@@ -235,6 +248,12 @@ describe('records', () => {
     expect(cells(md[3]).length).toBe(cells(md[0]).length);
     // a variant column appears only when some record has one
     expect(toMarkdown([{ ...ok, variant: 'kernel' }]).split('\n')[0]).toContain('| variant |');
+    // env and threads columns only once a record comes from the browser or ran threaded
+    expect(md[0]).not.toContain('| threads |');
+    const threaded = toMarkdown([ok, { ...ok, environment: 'browser', threads: 2 }]).split('\n');
+    expect(threaded[0]).toContain('| backend | env | threads | batch |');
+    expect(cells(threaded[3]).slice(1, 4)).toEqual(['wasm', 'browser', '2']);
+    expect(cells(threaded[2]).slice(1, 4)).toEqual(['wasm', 'node', '-']);
   });
 });
 

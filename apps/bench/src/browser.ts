@@ -1,6 +1,8 @@
 /**
- * webgl / webgpu: serves `page.html` (bundling the bench) with vite on 127.0.0.1 and drives headless
- * Chromium with playwright-core (the system Chromium; no browser is downloaded).
+ * webgl / webgpu (and with `--browser` every backend): serves `page.html` (bundling the bench) with vite on
+ * 127.0.0.1 and drives headless Chromium with playwright-core (the system Chromium; no browser is
+ * downloaded). The page is cross-origin isolated (COOP/COEP headers), so tfjs-wasm loads its threaded
+ * build; each wasm thread count gets its own page load (threads are fixed when the backend initialises).
  */
 import { fileURLToPath } from 'node:url';
 import type { BenchRecord } from './records.js';
@@ -18,10 +20,22 @@ export const CHROMIUM_FLAGS = [
   '--enable-unsafe-webgpu',
 ];
 
+/** Headers that make the page cross-origin isolated (`crossOriginIsolated`, SharedArrayBuffer, threads). */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+/**
+ * Runs `plans` in headless Chromium. `threads`: wasm thread counts, one page load each (the other backends
+ * run on the first page only); null = one page with tfjs's default.
+ */
 export async function runInBrowser(
   plans: SuitePlan[],
   chromiumPath: string,
   log: Log,
+  threads: number[] | null = null,
 ): Promise<BenchRecord[]> {
   const { createServer, defaultClientConditions } = await import('vite');
   const { chromium } = await import('playwright-core');
@@ -31,11 +45,23 @@ export async function runInBrowser(
     configFile: false,
     logLevel: 'warn',
     clearScreen: false,
-    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
+    server: {
+      host: '127.0.0.1',
+      port: 0,
+      strictPort: false,
+      hmr: false,
+      watch: null,
+      headers: ISOLATION_HEADERS,
+    },
     resolve: { conditions: ['@swin/source', ...defaultClientConditions], dedupe: ['@tensorflow/tfjs-core'] },
     optimizeDeps: {
       entries: ['page.html'],
-      include: ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'],
+      include: [
+        '@tensorflow/tfjs',
+        '@tensorflow/tfjs-core',
+        '@tensorflow/tfjs-backend-webgpu',
+        '@tensorflow/tfjs-backend-wasm',
+      ],
     },
   });
   const records: BenchRecord[] = [];
@@ -46,19 +72,33 @@ export async function runInBrowser(
     if (!url) throw new Error('vite did not report a local URL');
     log(`browser: serving ${url}page.html, launching ${chromiumPath}`);
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_FLAGS });
-    const page = await browser.newPage();
-    page.on('console', (m) => {
-      const text = m.text();
-      if (text.startsWith('[vite]') || text.includes('GL Driver Message')) return;
-      log(`[page] ${text}`);
-    });
-    page.on('pageerror', (e) => log(`[page error] ${e.message}`));
-    await page.goto(`${url}page.html`);
-    await page.waitForFunction(() => window.__swinBench !== undefined, null, { timeout: 180_000 });
-    for (const plan of plans) {
-      log(`browser: running ${plan.backend}`);
-      const recs = await page.evaluate((p) => window.__swinBench!.run(p), plan);
-      records.push(...recs);
+    const counts: (number | null)[] = threads ?? [null];
+    for (const [i, t] of counts.entries()) {
+      const todo = plans.filter((p) => p.backend === 'wasm' || i === 0);
+      if (todo.length === 0) continue;
+      const page = await browser.newPage();
+      page.on('console', (m) => {
+        const text = m.text();
+        if (text.startsWith('[vite]') || text.includes('GL Driver Message')) return;
+        log(`[page] ${text}`);
+      });
+      page.on('pageerror', (e) => log(`[page error] ${e.message}`));
+      await page.goto(`${url}page.html${t === null ? '' : `?threads=${t}`}`);
+      await page.waitForFunction(() => window.__swinBench !== undefined, null, { timeout: 180_000 });
+      const info = await page.evaluate(() => window.__swinBench!.info);
+      log(
+        `browser: page${t === null ? '' : ` for ${t} thread(s)`}: crossOriginIsolated=${info.crossOriginIsolated}` +
+          `, hardwareConcurrency=${info.hardwareConcurrency}`,
+      );
+      for (const plan of todo) {
+        log(`browser: running ${plan.backend}`);
+        const recs = await page.evaluate((p) => window.__swinBench!.run(p), {
+          ...plan,
+          environment: 'browser' as const,
+        });
+        records.push(...recs);
+      }
+      await page.close();
     }
   } finally {
     await browser?.close().catch(() => {});

@@ -43,16 +43,18 @@ async function main(): Promise<number> {
     timing: { warmup: opts.warmup, runs: opts.runs, budgetMs: opts.budgetSec * 1000, profile: opts.profile },
     fastBmm: opts.fastBmm,
   }));
+  const inBrowser = (backend: string): boolean =>
+    opts.browser || (BROWSER_BACKEND_NAMES as readonly string[]).includes(backend);
   const records: BenchRecord[] = [];
   const browserPlans: SuitePlan[] = [];
   for (const plan of plans) {
-    if ((BROWSER_BACKEND_NAMES as readonly string[]).includes(plan.backend)) browserPlans.push(plan);
+    if (inBrowser(plan.backend)) browserPlans.push(plan);
     else if (plan.micro || plan.cases.length > 0) records.push(...(await runSuite(plan, log)));
   }
   if (browserPlans.some((p) => p.micro || p.cases.length > 0)) {
     const { runInBrowser } = await import('./browser.js');
     try {
-      records.push(...(await runInBrowser(browserPlans, opts.chromium, log)));
+      records.push(...(await runInBrowser(browserPlans, opts.chromium, log, opts.threads)));
     } catch (e) {
       log(`browser backends failed: ${(e as Error).message}`);
     }

@@ -2,6 +2,9 @@ import { gflops, type Summary } from './stats.js';
 
 export type Mode = 'forward' | 'train';
 
+/** Where a record was measured: this Node process, or a headless Chromium page. */
+export type Environment = 'node' | 'browser';
+
 /** One benchmark result: the schema of `--json` (one array of these on stdout). */
 export interface BenchRecord {
   /** Model id (`swin_t`, ...) or micro-benchmark id (`window_attention/s1`, ...). */
@@ -30,6 +33,13 @@ export interface BenchRecord {
   status?: string;
   /** Number of timed runs. */
   runs?: number;
+  /** `node` (cpu, wasm in this process) or `browser` (headless Chromium page). */
+  environment: Environment;
+  /**
+   * Threads the backend computed with: tfjs-wasm's `getThreadsCount()` (1 in Node; in the browser up to
+   * the `--threads` asked for on a cross-origin-isolated page), 1 for cpu, null for webgl / webgpu.
+   */
+  threads: number | null;
 }
 
 /** FLOPs per MAC times the pass multiplier of `mode` (forward 2, train 6). */
@@ -54,6 +64,8 @@ export function makeRecord(args: {
   matmulGflops: number | null;
   peakBytes: number | null;
   variant?: string;
+  environment?: Environment;
+  threads?: number | null;
 }): BenchRecord {
   const { summary: s, macs } = args;
   const gf = macs === null || macs <= 0 ? null : gflops(flopsPerMac(args.mode) * macs, s.p50);
@@ -72,6 +84,8 @@ export function makeRecord(args: {
     efficiency: gf === null || !args.matmulGflops ? null : round(gf / args.matmulGflops, 4),
     peak_bytes: args.peakBytes,
     runs: s.n,
+    environment: args.environment ?? 'node',
+    threads: args.threads ?? null,
   };
   if (args.variant !== undefined) rec.variant = args.variant;
   return rec;
@@ -81,6 +95,7 @@ export function makeRecord(args: {
 export function skippedRecord(
   c: { model: string; backend: string; batch: number; size: number; mode: Mode; variant?: string },
   status: string,
+  where: { environment?: Environment; threads?: number | null } = {},
 ): BenchRecord {
   const rec: BenchRecord = {
     model: c.model,
@@ -97,6 +112,8 @@ export function skippedRecord(
     efficiency: null,
     peak_bytes: null,
     status,
+    environment: where.environment ?? 'node',
+    threads: where.threads ?? null,
   };
   if (c.variant !== undefined) rec.variant = c.variant;
   return rec;
@@ -120,10 +137,13 @@ const escapeCell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g,
 /** A markdown table of the records (one row each; skipped cases show their status). */
 export function toMarkdown(records: readonly BenchRecord[]): string {
   const withVariant = records.some((r) => r.variant !== undefined);
+  // where / how many threads: shown once a record comes from the browser or ran threaded
+  const withWhere = records.some((r) => r.environment === 'browser' || (r.threads ?? 1) > 1);
   const head = [
     'model',
     ...(withVariant ? ['variant'] : []),
     'backend',
+    ...(withWhere ? ['env', 'threads'] : []),
     'batch',
     'size',
     'mode',
@@ -139,13 +159,14 @@ export function toMarkdown(records: readonly BenchRecord[]): string {
   ];
   const lines = [
     `| ${head.join(' | ')} |`,
-    `|${head.map((h) => (h === 'model' || h === 'variant' || h === 'backend' || h === 'mode' ? ' --- ' : ' ---: ')).join('|')}|`,
+    `|${head.map((h) => (['model', 'variant', 'backend', 'mode', 'env'].includes(h) ? ' --- ' : ' ---: ')).join('|')}|`,
   ];
   for (const r of records) {
     const cells = [
       escapeCell(r.model),
       ...(withVariant ? [escapeCell(r.variant ?? '')] : []),
       escapeCell(r.backend),
+      ...(withWhere ? [r.environment, r.threads === null ? '-' : String(r.threads)] : []),
       String(r.batch),
       String(r.size),
       r.mode,

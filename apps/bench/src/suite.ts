@@ -1,10 +1,11 @@
 /** Runs everything planned for ONE backend (in Node or in the browser page). */
 
-import { useFastWasmBatchMatMul } from '@swin/nn';
+import { registerWasmKernels, useFastWasmBatchMatMul } from '@swin/wasm';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { benchShiftPartition, benchWindowAttention } from './micro.js';
 import { type BenchModel, createModel } from './models.js';
 import type { ModelCase } from './plan.js';
-import { type BenchRecord, type Mode, makeRecord, skippedRecord } from './records.js';
+import { type BenchRecord, type Environment, type Mode, makeRecord, skippedRecord } from './records.js';
 import { benchModel, type Log, measureMatmul, switchBackend, type TimingConfig, tf } from './runner.js';
 
 /** Serializable description of one backend's work (passed to the browser page as JSON). */
@@ -19,6 +20,19 @@ export interface SuitePlan {
   timing: { warmup: number; runs: number; budgetMs: number; profile: boolean };
   /** wasm only: install useFastWasmBatchMatMul for the duration of the suite */
   fastBmm?: boolean;
+  /** where the suite runs (default 'node') */
+  environment?: Environment;
+}
+
+/** Threads `backend` computes with right now: tfjs-wasm's pool size, 1 for cpu, null otherwise. */
+function threadsOf(backend: string): number | null {
+  if (backend === 'cpu') return 1;
+  if (backend !== 'wasm') return null;
+  try {
+    return getThreadsCount();
+  } catch {
+    return null;
+  }
 }
 
 function errorText(e: unknown): string {
@@ -27,9 +41,18 @@ function errorText(e: unknown): string {
 }
 
 export async function runSuite(plan: SuitePlan, log: Log): Promise<BenchRecord[]> {
+  const records = await runSuiteUnstamped(plan, log);
+  const environment = plan.environment ?? 'node';
+  const threads = threadsOf(plan.backend);
+  return records.map((r) => ({ ...r, environment, threads }));
+}
+
+async function runSuiteUnstamped(plan: SuitePlan, log: Log): Promise<BenchRecord[]> {
   const { backend } = plan;
   const cfg: TimingConfig = { ...plan.timing, log };
   const records: BenchRecord[] = [];
+  // the WebAssembly kernels of @swin/wasm for 'wasm' and 'cpu' (the fast paths of @swin/nn)
+  registerWasmKernels();
   if (!(await switchBackend(backend))) {
     log(`${backend}: backend not available`);
     const status = `unavailable: backend '${backend}' could not be initialised`;

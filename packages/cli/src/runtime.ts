@@ -3,10 +3,15 @@ import { type Checkpoint, readCheckpoint } from '@swin/io';
 import { isUrl } from './args.js';
 import { createProgress } from './progress.js';
 
-/** Loads tfjs (all ops and the cpu backend) and the wasm backend, then switches to `name`. */
+/**
+ * Loads tfjs (all ops and the cpu backend), the wasm backend and the WebAssembly kernels of `@swin/wasm`,
+ * then switches to `name`.
+ */
 export async function initBackend(name: string): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
   await import('@tensorflow/tfjs-backend-wasm');
+  const { registerWasmKernels } = await import('@swin/wasm');
+  registerWasmKernels();
   // tfjs-node cannot be assumed: silence the "install tfjs-node" banner
   tf.env().set('PROD', true);
   const ok = await tf.setBackend(name);

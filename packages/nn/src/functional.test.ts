@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   conv2d,
   depthwiseConv2d,
+  elementwiseKernelsAvailable,
   erf,
   extractPatches,
   gelu,
@@ -12,7 +13,6 @@ import {
   mergeHeads,
   splitHeads,
 } from './functional.js';
-import { elementwiseKernelsAvailable, registerShiftedWindowKernels } from './fused-kernels.js';
 
 function rand(shape: number[], seed: number): tf.Tensor {
   return tf.randomNormal(shape, 0, 1, 'float32', seed);
@@ -89,6 +89,90 @@ describe.each(NODE_BACKENDS)('functional on %s', (backend) => {
     const ref = [-0.0040496961, -0.1586552539, -0.1542687694, 0, 0.3457312306, 0.8413447461, 2.9959503039];
     for (const [i, r] of ref.entries()) expect(y[i]).toBeCloseTo(r, 6);
     x.dispose();
+  });
+
+  it.each([
+    [3, 2, 1, 9, 4, 5],
+    [7, 4, 3, 17, 3, 6],
+    [2, 3, 0, 10, 2, 3],
+    [5, 2, 2, 8, 3, 4],
+    [3, 2, 1, 1, 2, 3],
+  ])(
+    'conv2d k=%i s=%i p=%i on %i^2 x %i -> %i: the whole input gradient equals tfjs conv2dTranspose',
+    async (k, s, p, H, C, O) => {
+      await useBackend(backend);
+      const x = rand([2, H, H + 2, C], 50 + k) as tf.Tensor4D;
+      const w = rand([k, k, C, O], 60 + k) as tf.Tensor4D;
+      const y = conv2d(x, w, null, { stride: s, padding: p });
+      const r = rand(y.shape, 70);
+      const gx = tf.grad((xx: tf.Tensor) =>
+        tf.sum(tf.mul(conv2d(xx as tf.Tensor4D, w, null, { stride: s, padding: p }), r)),
+      )(x);
+      // reference: d/dx of the padded-and-cropped valid conv = conv2dTranspose on the cpu backend's kernel
+      const ref = tf.tidy(() => {
+        const [B, , , Cin] = x.shape;
+        const [Hp, Wp] = [H + 2 * p, H + 2 + 2 * p];
+        const [Ho, Wo] = [y.shape[1], y.shape[2]];
+        const [Hc, Wc] = [(Ho - 1) * s + k, (Wo - 1) * s + k];
+        const dxc = tf.conv2dTranspose(r as tf.Tensor4D, w, [B, Hc, Wc, Cin], s, 'valid');
+        const dxp = tf.pad(dxc, [
+          [0, 0],
+          [0, Hp - Hc],
+          [0, Wp - Wc],
+          [0, 0],
+        ]);
+        return tf.slice(dxp, [0, p, p, 0], x.shape);
+      });
+      expect(gx.shape).toEqual(x.shape);
+      const a = gx.dataSync();
+      const b = ref.dataSync();
+      let err = 0;
+      for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i] - b[i]));
+      expect(err).toBeLessThan(1e-4);
+      tf.dispose([x, w, y, r, gx, ref]);
+    },
+  );
+
+  it('conv2d inputGradient false: the same output and filter gradient, nothing flows into the input', async () => {
+    await useBackend(backend);
+    const x = rand([1, 11, 9, 3], 80) as tf.Tensor4D;
+    const w = tf.variable(rand([7, 7, 3, 4], 81)) as tf.Variable<tf.Rank.R4>;
+    const b = rand([4], 82) as tf.Tensor1D;
+    const opts = { stride: 2, padding: 3 };
+    const y1 = conv2d(x, w, b, opts);
+    const y2 = conv2d(x, w, b, { ...opts, inputGradient: false });
+    expect(Array.from(y2.dataSync())).toEqual(Array.from(y1.dataSync()));
+    const r = rand(y1.shape, 83);
+    const g1 = tf.variableGrads(() => tf.sum(tf.mul(conv2d(x, w, b, opts), r)) as tf.Scalar);
+    const g2 = tf.variableGrads(
+      () => tf.sum(tf.mul(conv2d(x, w, b, { ...opts, inputGradient: false }), r)) as tf.Scalar,
+    );
+    const [a1, a2] = [g1.grads[w.name].dataSync(), g2.grads[w.name].dataSync()];
+    for (let i = 0; i < a1.length; i++) expect(a2[i]).toBeCloseTo(a1[i], 4);
+    // x is a constant of the op: asking for its gradient fails instead of computing one
+    expect(() =>
+      tf.grad((xx: tf.Tensor) => tf.sum(conv2d(xx as tf.Tensor4D, w, b, { ...opts, inputGradient: false })))(
+        x,
+      ),
+    ).toThrow();
+    await expectNoLeak(() => {
+      const g = tf.variableGrads(
+        () => tf.sum(conv2d(x, w, b, { ...opts, inputGradient: false })) as tf.Scalar,
+      );
+      return [g.value, ...Object.values(g.grads)];
+    }, 'conv2d inputGradient false');
+    tf.dispose([
+      x,
+      w,
+      b,
+      y1,
+      y2,
+      r,
+      g1.value,
+      g2.value,
+      ...Object.values(g1.grads),
+      ...Object.values(g2.grads),
+    ]);
   });
 
   it.each([
@@ -557,83 +641,3 @@ function erfcTail(a: number): number {
   for (let k = 60; k >= 1; k--) f = k / 2 / (a + f);
   return Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + f);
 }
-
-describe('registerShiftedWindowKernels on wasm', () => {
-  const names = { partition: 'TestNnShiftedPartition', reverse: 'TestNnShiftedReverse' };
-
-  /** The map row of window token (b, wy, wx, i, j) (the roll by -shift, then the official partition). */
-  function refPartition(
-    x: ArrayLike<number>,
-    [B, H, W, C]: number[],
-    wh: number,
-    ww: number,
-    sh: number,
-    sw: number,
-  ) {
-    const out: number[] = [];
-    for (let b = 0; b < B; b++)
-      for (let wy = 0; wy < H / wh; wy++)
-        for (let wx = 0; wx < W / ww; wx++)
-          for (let i = 0; i < wh; i++)
-            for (let j = 0; j < ww; j++) {
-              const y = (wy * wh + i + sh) % H;
-              const xx = (wx * ww + j + sw) % W;
-              for (let c = 0; c < C; c++) out.push(x[((b * H + y) * W + xx) * C + c]);
-            }
-    return out;
-  }
-
-  it.each([
-    [2, 6, 9, 5, 3, 3, 1, 2, 'float32'],
-    [1, 8, 8, 4, 4, 4, 2, 2, 'int32'],
-    [1, 4, 6, 3, 2, 3, 3, 5, 'bool'],
-    [1, 14, 21, 8, 7, 7, 0, 3, 'float32'],
-  ] as const)(
-    'B=%i H=%i W=%i C=%i window %ix%i shift (%i,%i) %s: brute force, inverse, gradients',
-    async (B, H, W, C, wh, ww, sh, sw, dtype) => {
-      await useBackend('wasm');
-      registerShiftedWindowKernels(names);
-      registerShiftedWindowKernels(names); // idempotent
-      const attrs = { H, W, wh, ww, sh, sw };
-      const n = B * H * W * C;
-      const data = Array.from({ length: n }, (_, i) =>
-        dtype === 'bool' ? (i * 7) % 3 === 0 : ((i * 37) % 101) - 50,
-      );
-      const x = tf.tensor4d(data as number[], [B, H, W, C], dtype);
-      const part = (t: tf.Tensor) => tf.engine().runKernel(names.partition, { x: t }, attrs) as tf.Tensor;
-      const rev = (t: tf.Tensor) => tf.engine().runKernel(names.reverse, { x: t }, attrs) as tf.Tensor;
-      const windows = part(x);
-      expect(windows.shape).toEqual([(B * H * W) / (wh * ww), wh, ww, C]);
-      expect(windows.dtype).toBe(dtype);
-      const want = refPartition(x.dataSync(), [B, H, W, C], wh, ww, sh, sw);
-      expect(Array.from(windows.dataSync())).toEqual(want);
-      const back = rev(windows);
-      expect(back.shape).toEqual([B, H, W, C]);
-      expect(Array.from(back.dataSync())).toEqual(Array.from(x.dataSync()));
-      if (dtype === 'float32') {
-        // gradient of partition is the reverse (and vice versa): d sum(part(x) * r) / dx = rev(r)
-        const r = rand(windows.shape, 5);
-        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(part(t), r)))(x);
-        expect(Array.from(g.dataSync())).toEqual(Array.from(tf.tidy(() => rev(r)).dataSync()));
-        const r2 = rand(x.shape, 6);
-        const g2 = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(rev(t), r2)))(windows);
-        expect(Array.from(g2.dataSync())).toEqual(Array.from(tf.tidy(() => part(r2)).dataSync()));
-        tf.dispose([r, g, r2, g2]);
-      }
-      await expectNoLeak(() => tf.tidy(() => rev(part(x))), 'shifted window kernels');
-      tf.dispose([x, windows, back]);
-    },
-  );
-
-  it('keeps a gradient someone else registered and registers nothing for other backends', async () => {
-    await useBackend('wasm');
-    const own = { partition: 'TestNnOwnPartition', reverse: 'TestNnOwnReverse' };
-    const gradFunc = (dy: tf.Tensor | tf.Tensor[]) => ({ x: () => tf.mul(dy as tf.Tensor, 2) });
-    tf.registerGradient({ kernelName: own.partition, gradFunc });
-    registerShiftedWindowKernels(own);
-    expect(tf.getGradient(own.partition)?.gradFunc).toBe(gradFunc);
-    expect(tf.getGradient(own.reverse)).toBeDefined();
-    expect(tf.getKernel(own.partition, 'wasm')).toBeDefined();
-    expect(tf.getKernel(own.partition, 'cpu')).toBeUndefined();
-  });
-});

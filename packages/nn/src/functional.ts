@@ -1,17 +1,30 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  elementwiseKernelsAvailable,
   erfKernel,
   geluGradKernel,
   geluKernel,
   headsToTokensKernel,
   layerNormGradKernel,
   layerNormKernel,
+  SWIN_ERF,
+  SWIN_GELU,
+  SWIN_GELU_GRAD,
+  SWIN_HEADS_TO_TOKENS,
+  SWIN_LAYER_NORM,
+  SWIN_LAYER_NORM_GRAD,
+  SWIN_TOKENS_TO_HEADS,
   tokensToHeadsKernel,
-} from './fused-kernels.js';
+} from './kernels.js';
 import { SwinInputError } from './validate.js';
 
-export { elementwiseKernelsAvailable, registerShiftedWindowKernels } from './fused-kernels.js';
+/**
+ * Whether the fused GELU / LayerNorm / head kernels run on `backendName` (default: the current backend):
+ * true when they are registered for it (`registerWasmKernels()` of `@swin/wasm` does so for 'wasm' and
+ * 'cpu').
+ */
+export function elementwiseKernelsAvailable(backendName: string = tf.getBackend()): boolean {
+  return [SWIN_GELU, SWIN_LAYER_NORM, SWIN_TOKENS_TO_HEADS].every((k) => !!tf.getKernel(k, backendName));
+}
 
 /**
  * Stateless, differentiable building blocks. Every function works on cpu, wasm, webgl and webgpu,
@@ -125,31 +138,44 @@ function affine(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
 }
 
 /**
- * How {@link gelu} and {@link layerNorm} compute: `'kernel'` = the fused one-pass WebAssembly SIMD kernels
- * (wasm and cpu backends, float32), `'tf'` = plain tfjs ops (every backend), `'auto'` (default) = the
- * kernel where it is available, else tfjs ops. Both are differentiable and agree to float32 rounding.
+ * How {@link gelu}, {@link layerNorm}, {@link erf}, {@link splitHeads} and {@link mergeHeads} compute:
+ * `'kernel'` = the fused one-pass kernels registered by name for the active backend (see kernels.ts;
+ * `@swin/wasm` registers WebAssembly SIMD ones for 'wasm' and 'cpu'), `'tf'` = plain tfjs ops (every
+ * backend), `'auto'` (default) = the kernel where one is registered, else tfjs ops. Both are
+ * differentiable and agree to float32 rounding.
  */
 export type FusedImpl = 'auto' | 'kernel' | 'tf';
 
-function useFusedKernel(fn: string, impl: FusedImpl | undefined, x: tf.Tensor, extraOk = true): boolean {
+function useFusedKernel(
+  fn: string,
+  impl: FusedImpl | undefined,
+  x: tf.Tensor,
+  kernels: readonly string[],
+  extraOk = true,
+): boolean {
   const mode = impl ?? 'auto';
   if (mode !== 'auto' && mode !== 'kernel' && mode !== 'tf') {
     throw new SwinInputError(`${fn}: impl must be 'auto', 'kernel' or 'tf', got ${String(impl)}`);
   }
   if (mode === 'tf') return false;
-  const ok = extraOk && x.dtype === 'float32' && x.size > 0 && elementwiseKernelsAvailable();
+  const backend = tf.getBackend();
+  const registered = kernels.every((k) => !!tf.getKernel(k, backend));
+  const ok = extraOk && registered && x.dtype === 'float32' && x.size > 0;
   if (mode === 'kernel' && !ok) {
     throw new SwinInputError(
-      `${fn}: impl 'kernel' needs a non-empty float32 input on the cpu or wasm backend with WebAssembly SIMD` +
-        ` (got ${x.dtype} [${x.shape}] on '${tf.getBackend()}')`,
+      `${fn}: impl 'kernel' needs a non-empty float32 input and the kernels ${kernels.join(', ')} registered ` +
+        `for backend '${backend}' (registerWasmKernels() of @swin/wasm does so for 'wasm' and 'cpu'; ` +
+        `got ${x.dtype} [${x.shape}]${registered ? '' : ', kernels not registered'})`,
     );
   }
   return ok;
 }
 
+const HEAD_KERNELS = [SWIN_TOKENS_TO_HEADS, SWIN_HEADS_TO_TOKENS];
+
 /**
  * LayerNorm over the last axis (biased variance, like PyTorch). x `[..., C]`, weight/bias `[C]` or null.
- * On wasm / cpu with `C % 4 == 0` it runs one fused kernel per direction (see {@link FusedImpl}); the
+ * With the fused kernels registered (wasm / cpu with `@swin/wasm`) and `C % 4 == 0` it runs one kernel per direction (see {@link FusedImpl}); the
  * tfjs-op form is nine ops (passes over memory).
  */
 export function layerNorm(
@@ -171,7 +197,7 @@ export function layerNorm(
     }
   }
   const kernelOk = x.rank >= 1 && C % 4 === 0 && [weight, bias].every((t) => !t || t.dtype === 'float32');
-  if (!useFusedKernel('layerNorm', opts.impl, x, kernelOk)) {
+  if (!useFusedKernel('layerNorm', opts.impl, x, [SWIN_LAYER_NORM, SWIN_LAYER_NORM_GRAD], kernelOk)) {
     return tf.tidy(() => {
       const mean = tf.mean(x, -1, true);
       const xc = tf.sub(x, mean);
@@ -201,11 +227,11 @@ export function layerNorm(
 
 /**
  * Exact (erf) GELU, PyTorch's `nn.GELU()` default: `0.5 x (1 + erf(x / sqrt 2))`. Any shape.
- * On wasm / cpu (float32) one fused kernel per direction with an erf accurate to ~1.5e-7 absolute (see
+ * With the fused kernels registered (wasm / cpu with `@swin/wasm`, float32) one kernel per direction with an erf accurate to ~1.5e-7 absolute (see
  * {@link FusedImpl}); elsewhere tfjs ops with `tf.erf`.
  */
 export function gelu(x: tf.Tensor, opts: { impl?: FusedImpl } = {}): tf.Tensor {
-  if (!useFusedKernel('gelu', opts.impl, x)) {
+  if (!useFusedKernel('gelu', opts.impl, x, [SWIN_GELU, SWIN_GELU_GRAD])) {
     return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
   }
   return tf.tidy(() => {
@@ -223,12 +249,12 @@ export function gelu(x: tf.Tensor, opts: { impl?: FusedImpl } = {}): tf.Tensor {
 }
 
 /**
- * The error function, any shape. On wasm / cpu (float32) a one-pass kernel accurate to ~1.5e-7 absolute
+ * The error function, any shape. With the kernel registered (wasm / cpu with `@swin/wasm`, float32) a one-pass kernel accurate to ~1.5e-7 absolute
  * (tfjs-wasm's Erf is several times slower); elsewhere `tf.erf`. Differentiable:
  * `d erf(x) / dx = 2 / sqrt(pi) exp(-x^2)`.
  */
 export function erf(x: tf.Tensor, opts: { impl?: FusedImpl } = {}): tf.Tensor {
-  if (!useFusedKernel('erf', opts.impl, x)) return tf.erf(x);
+  if (!useFusedKernel('erf', opts.impl, x, [SWIN_ERF])) return tf.erf(x);
   return tf.tidy(() => {
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
@@ -248,7 +274,7 @@ export function erf(x: tf.Tensor, opts: { impl?: FusedImpl } = {}): tf.Tensor {
  * a fused qkv projection, P = 3) -> P tensors `[B*H, N, D]` (groups batch-major, head-minor), i.e.
  * `x.reshape(B, N, P, H, D).permute(2, 0, 3, 1, 4)` split along the first axis.
  *
- * On wasm / cpu with `D % 4 == 0` each part is one data-movement kernel that reads only its columns
+ * With the head kernels registered (wasm / cpu with `@swin/wasm`) and `D % 4 == 0` each part is one data-movement kernel that reads only its columns
  * (tfjs-wasm's Slice copies its whole input first, and a 5-D transpose is ~100x slower than 4-D);
  * elsewhere slice + 4-D transpose. Differentiable (the gradient of a part writes it back in place).
  */
@@ -272,7 +298,7 @@ export function splitHeads(
   const D = S / (parts * heads);
   const H = heads;
   const range = Array.from({ length: parts }, (_, p) => p);
-  if (!useFusedKernel('splitHeads', opts.impl, x, D % 4 === 0)) {
+  if (!useFusedKernel('splitHeads', opts.impl, x, HEAD_KERNELS, D % 4 === 0)) {
     return tf.tidy(() => {
       const flat = tf.reshape(x, [B * N, S]);
       return range.map((p) => {
@@ -294,7 +320,7 @@ export function splitHeads(
 
 /**
  * Merges attention heads back into token features: o `[B*H, N, D]` -> `[B, N, H*D]` (channels `[H][D]`),
- * the inverse of {@link splitHeads} with one part. One kernel on wasm / cpu (`D % 4 == 0`), a 4-D
+ * the inverse of {@link splitHeads} with one part. One registered kernel (wasm / cpu with `@swin/wasm`, `D % 4 == 0`), a 4-D
  * transpose elsewhere. Differentiable.
  */
 export function mergeHeads(o: tf.Tensor3D, heads: number, opts: { impl?: FusedImpl } = {}): tf.Tensor3D {
@@ -307,7 +333,7 @@ export function mergeHeads(o: tf.Tensor3D, heads: number, opts: { impl?: FusedIm
   }
   const H = heads;
   const B = BH / H;
-  if (!useFusedKernel('mergeHeads', opts.impl, o, D % 4 === 0)) {
+  if (!useFusedKernel('mergeHeads', opts.impl, o, HEAD_KERNELS, D % 4 === 0)) {
     return tf.tidy(
       () => tf.reshape(tf.transpose(tf.reshape(o, [B, H, N, D]), [0, 2, 1, 3]), [B, N, H * D]) as tf.Tensor3D,
     );
@@ -426,9 +452,9 @@ export function extractPatches(
 
 /**
  * Gradient of a 'valid' conv2d with respect to its input `[B, H, W, Cin]` (H, W exactly covered).
- * tfjs-wasm's Conv2DBackpropInput is several times slower than its forward Conv2D, so: kernel = stride
- * is a matMul + reshape; stride 1 is a forward conv of the padded dy with the rotated filter; other
- * strides fall back to conv2dTranspose.
+ * tfjs-wasm's Conv2DBackpropInput is a scalar loop, many times slower than its forward Conv2D (XNNPACK),
+ * so: kernel = stride is a matMul + reshape; stride 1 is a forward conv of the padded dy with the rotated
+ * filter; other strides are split into their `sh * sw` phases (see {@link stridedConvInputGrad}).
  */
 function convInputGrad(
   dy: tf.Tensor4D,
@@ -455,7 +481,73 @@ function convInputGrad(
     ]);
     return tf.conv2d(padded, rotated, 1, 'valid');
   }
-  return tf.conv2dTranspose(dy, w, xShape, stride, 'valid');
+  return stridedConvInputGrad(dy, w, xShape, stride);
+}
+
+/**
+ * Input gradient of a strided 'valid' conv as `sh * sw` stride-1 forward convolutions (the sub-pixel
+ * decomposition of a transposed convolution). Input row `y = q sh + r` receives `dy[q - a] W[a sh + r]^T`
+ * for `a < ceil((kh - r) / sh)`: for each phase `(r, c)` that is the full correlation of dy with the
+ * rotated sub-filter `W[r::sh, c::sw]` (a `tf.conv2d`, XNNPACK on wasm); the phases are then interleaved
+ * (reshape / concat) and cropped to the input size. Equal to `tf.conv2dTranspose(dy, w, xShape, stride)`.
+ */
+function stridedConvInputGrad(
+  dy: tf.Tensor4D,
+  w: tf.Tensor4D,
+  xShape: [number, number, number, number],
+  [sh, sw]: [number, number],
+): tf.Tensor4D {
+  const [kh, kw, cin] = w.shape;
+  const [B, Ho, Wo] = dy.shape;
+  const [, Hc, Wc] = xShape;
+  const Qh = Math.ceil(Hc / sh);
+  const Qw = Math.ceil(Wc / sw);
+  const rows: tf.Tensor[] = [];
+  for (let r = 0; r < sh; r++) {
+    const cols: tf.Tensor[] = [];
+    for (let c = 0; c < sw; c++) {
+      const ka = Math.ceil((kh - r) / sh);
+      const kb = Math.ceil((kw - c) / sw);
+      if (ka <= 0 || kb <= 0) {
+        cols.push(tf.zeros([B, Qh, Qw, cin]));
+        continue;
+      }
+      // sub-filter W[r + a sh, c + b sw], rotated by 180 degrees, in/out swapped: [ka, kb, cout, cin]
+      const sub = tf.stridedSlice(w, [r, c, 0, 0], [kh, kw, w.shape[2], w.shape[3]], [sh, sw, 1, 1]);
+      const rotated = tf.transpose(tf.reverse(sub, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+      const padded = tf.pad(dy, [
+        [0, 0],
+        [ka - 1, ka - 1],
+        [kb - 1, kb - 1],
+        [0, 0],
+      ]);
+      // [B, Ho + ka - 1, Wo + kb - 1, cin]: rows q of phase r, padded / cropped to Qh x Qw
+      let ph = tf.conv2d(padded, rotated, 1, 'valid');
+      const [hp, wp] = [Ho + ka - 1, Wo + kb - 1];
+      if (hp > Qh || wp > Qw) ph = tf.slice(ph, [0, 0, 0, 0], [B, Math.min(hp, Qh), Math.min(wp, Qw), cin]);
+      if (hp < Qh || wp < Qw) {
+        ph = tf.pad(ph, [
+          [0, 0],
+          [0, Math.max(0, Qh - hp)],
+          [0, Math.max(0, Qw - wp)],
+          [0, 0],
+        ]);
+      }
+      cols.push(ph);
+    }
+    // interleave the column phases: [B, Qh, Qw, sw, cin] -> [B, Qh, Qw * sw, cin]
+    const inter =
+      sw === 1
+        ? cols[0]
+        : tf.concat(
+            cols.map((t) => tf.reshape(t, [B * Qh * Qw, 1, cin])),
+            1,
+          );
+    rows.push(tf.reshape(inter, [B * Qh, 1, Qw * sw * cin]));
+  }
+  // interleave the row phases: [B, Qh, sh, Qw * sw, cin] -> [B, Qh * sh, Qw * sw, cin], then crop
+  const full = tf.reshape(sh === 1 ? rows[0] : tf.concat(rows, 1), [B, Qh * sh, Qw * sw, cin]) as tf.Tensor4D;
+  return Qh * sh === Hc && Qw * sw === Wc ? full : tf.slice(full, [0, 0, 0, 0], [B, Hc, Wc, cin]);
 }
 
 /**
@@ -492,16 +584,26 @@ function convFilterGrad(
  * `Ho = floor((H + 2p - kh) / s) + 1` (a remainder is dropped, as in PyTorch).
  *
  * Forward runs tfjs's conv2d (XNNPACK on wasm). The filter gradient is computed as patches^T @ dy,
- * because tfjs-wasm has no Conv2DBackpropFilter kernel; the input gradient is conv2dTranspose.
+ * because tfjs-wasm has no Conv2DBackpropFilter kernel; the input gradient runs forward convolutions
+ * (see convInputGrad), or is skipped with `inputGradient: false` (image stems).
  */
 export function conv2d(
   x: tf.Tensor4D,
   filter: tf.Tensor4D,
   bias: tf.Tensor1D | null,
-  opts: { stride?: number | [number, number]; padding?: number | [number, number] } = {},
+  opts: {
+    stride?: number | [number, number];
+    padding?: number | [number, number];
+    /**
+     * false: no gradient flows into `x` (it is treated as a constant, like an image input in PyTorch);
+     * the backward pass then computes only the filter gradient. Default true.
+     */
+    inputGradient?: boolean;
+  } = {},
 ): tf.Tensor4D {
   const [kh, kw, cin, cout] = filter.shape;
   checkNHWC('conv2d', x, cin);
+  const inputGradient = opts.inputGradient ?? true;
   const stride: [number, number] =
     typeof opts.stride === 'number' ? [opts.stride, opts.stride] : (opts.stride ?? [1, 1]);
   return tf.tidy(() => {
@@ -514,12 +616,34 @@ export function conv2d(
     }
     const Ho = Math.floor((Hp - kh) / stride[0]) + 1;
     const Wo = Math.floor((Wp - kw) / stride[1]) + 1;
+    // Crop what the strided conv would not read, so the input gradient sees matching shapes.
+    const cropped = [B, (Ho - 1) * stride[0] + kh, (Wo - 1) * stride[1] + kw, cin];
+    if (!inputGradient) {
+      // x is captured, not an input of the custom op: the tape records no path into it
+      const fw = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+        const [w, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+        const xc = tf.slice(xp, [0, 0, 0, 0], cropped);
+        save([xc]);
+        return {
+          value: tf.conv2d(xc, w, stride, 'valid'),
+          gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [
+            tf.reshape(convFilterGrad(saved[0] as tf.Tensor4D, dy as tf.Tensor4D, [kh, kw], stride), [
+              kh,
+              kw,
+              cin,
+              cout,
+            ]),
+          ],
+        };
+      });
+      const y = fw(filter) as tf.Tensor4D;
+      return bias ? tf.add(y, bias) : y;
+    }
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [xin, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const xi = xin as tf.Tensor4D;
       const wi = w as tf.Tensor4D;
-      // Crop what the strided conv would not read, so conv2dTranspose sees matching shapes.
-      const xc = tf.slice(xi, [0, 0, 0, 0], [B, (Ho - 1) * stride[0] + kh, (Wo - 1) * stride[1] + kw, cin]);
+      const xc = tf.slice(xi, [0, 0, 0, 0], cropped);
       save([xc, wi]);
       const value = tf.conv2d(xc, wi, stride, 'valid');
       return {

@@ -111,13 +111,25 @@ export class Conv2d extends Module {
   readonly kernel: [number, number];
   readonly stride: [number, number];
   readonly padding: [number, number];
+  /** Whether gradients flow into the input (false for image stems). */
+  readonly inputGradient: boolean;
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
     kernel: number | [number, number],
-    opts: { stride?: number | [number, number]; padding?: number | [number, number]; bias?: boolean } = {},
+    opts: {
+      stride?: number | [number, number];
+      padding?: number | [number, number];
+      bias?: boolean;
+      /**
+       * false: no gradient into the input (an image stem: the backward pass computes the filter gradient
+       * only, the input is treated as a constant). Default true.
+       */
+      inputGradient?: boolean;
+    } = {},
   ) {
     super();
+    this.inputGradient = opts.inputGradient ?? true;
     this.kernel = pair(kernel);
     this.stride = pair(opts.stride ?? 1);
     this.padding = pair(opts.padding ?? 0);
@@ -132,6 +144,7 @@ export class Conv2d extends Module {
     return conv2d(x, this.weight as tf.Tensor4D, this.bias as tf.Tensor1D | null, {
       stride: this.stride,
       padding: this.padding,
+      inputGradient: this.inputGradient,
     });
   }
   /** Output size for an `H x W` input. */

@@ -69,13 +69,25 @@ export class OverlapPatchEmbed extends Module implements Downsample {
     readonly outChannels: number,
     readonly patchSize = 7,
     readonly stride = 4,
-    opts: { normEps?: number; name?: string } = {},
+    opts: {
+      normEps?: number;
+      name?: string;
+      /** false for an embedding of the image (stage 1): no gradient into the input. Default true. */
+      inputGradient?: boolean;
+    } = {},
   ) {
     super();
     this.name = opts.name ?? 'OverlapPatchEmbed';
     checkPositiveInt(this.name, { inChannels, outChannels, patchSize, stride });
     const pad = Math.floor(patchSize / 2);
-    this.proj = this.child('proj', new Conv2d(inChannels, outChannels, patchSize, { stride, padding: pad }));
+    this.proj = this.child(
+      'proj',
+      new Conv2d(inChannels, outChannels, patchSize, {
+        stride,
+        padding: pad,
+        inputGradient: opts.inputGradient ?? true,
+      }),
+    );
     initConvV2(this.proj);
     this.norm = this.child('norm', new LayerNorm(outChannels, opts.normEps ?? 1e-5));
   }

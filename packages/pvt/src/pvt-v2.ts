@@ -59,7 +59,8 @@ export class PyramidVisionTransformerV2 extends Module implements VisionModel {
             dim,
             i === 0 ? 7 : 3,
             i === 0 ? 4 : 2,
-            { name: `PVTv2 stage ${i + 1} patch_embed${i + 1}` },
+            // stage 1 embeds the image: no gradient into it
+            { name: `PVTv2 stage ${i + 1} patch_embed${i + 1}`, inputGradient: i > 0 },
           ),
         ),
       );

@@ -248,7 +248,9 @@ describe.each(NODE_BACKENDS)('ShuntedAttention on %s', (backend) => {
       expect(() => m.forwardTokens(tf.zeros([1, 64, 8]) as tf.Tensor3D, 8, 8)).toThrow(
         /block1\.0\.attn: x has 8 channels .*expected 16/,
       );
-      expect(() => m.forward(tf.zeros([64, 16]) as unknown as tf.Tensor4D)).toThrow(/forward: x must be a 4-D NHWC tensor/);
+      expect(() => m.forward(tf.zeros([64, 16]) as unknown as tf.Tensor4D)).toThrow(
+        /forward: x must be a 4-D NHWC tensor/,
+      );
       expect(() => m.forwardTokens(x, 0, 42)).toThrow(/positive integers/);
       x.dispose();
     } finally {

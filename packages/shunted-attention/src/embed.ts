@@ -46,7 +46,8 @@ export class ShuntedStem extends Module implements Downsample {
       throw new SwinConfigError(`ShuntedStem: num_conv must be a non-negative integer, got ${numConv}`);
     const C = STEM_CHANNELS;
     const layers: StemLayer[] = [
-      new Conv2d(3, C, 7, { stride: 2, padding: 3, bias: false }),
+      // the image needs no gradient: the backward pass skips the stem's input gradient
+      new Conv2d(3, C, 7, { stride: 2, padding: 3, bias: false, inputGradient: false }),
       new BatchNorm2d(C),
       new ReLU(),
     ];

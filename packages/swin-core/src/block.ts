@@ -1,8 +1,6 @@
-import { DropPath, type FeatureBlock, LayerNorm, Mlp, Module, registerShiftedWindowKernels } from '@swin/nn';
+import { DropPath, type FeatureBlock, LayerNorm, Mlp, Module } from '@swin/nn';
 import { shiftedWindowMask, shiftedWindowMaskPadded } from '@swin/shifted-mask';
 import {
-  SWIN_SHIFTED_WINDOW_PARTITION,
-  SWIN_SHIFTED_WINDOW_REVERSE,
   shiftedWindowPartition,
   shiftedWindowReverse,
   windowPartition,
@@ -57,7 +55,7 @@ export function effectiveWindow(
  * Forward accepts any `H x W`: after norm1 the map is zero-padded at the bottom/right to window
  * multiples, the padding gets its own region id in the attention mask (real tokens never attend to it),
  * the shifted path uses the fused shifted-window ops of `@swin/window-ops` (on wasm through row-copy
- * kernels registered with `registerShiftedWindowKernels` of `@swin/nn`), and the result is cropped back.
+ * kernels registered by `registerWasmKernels()` of `@swin/wasm`), and the result is cropped back.
  * Where the window divides the map this is identical to the official block. Masks are cached per shape
  * by `@swin/shifted-mask`, the relative position index by `@swin/rel-pos-bias`.
  */
@@ -152,13 +150,8 @@ export class SwinTransformerBlock extends Module implements FeatureBlock {
           [0, 0],
         ]);
       }
-      // on wasm the shifted path runs row-copy kernels (window-ops' backend hook) instead of Slice + Concat
-      if (s > 0 && tf.getBackend() === 'wasm') {
-        registerShiftedWindowKernels({
-          partition: SWIN_SHIFTED_WINDOW_PARTITION,
-          reverse: SWIN_SHIFTED_WINDOW_REVERSE,
-        });
-      }
+      // with a backend kernel registered (wasm: registerWasmKernels() of @swin/wasm; webgpu:
+      // registerSwinWebGPUKernels()) the shifted path runs it instead of Slice + Concat
       const windows = s > 0 ? shiftedWindowPartition(h, ws, s) : windowPartition(h, ws);
       const tokens = tf.reshape(windows, [-1, ws * ws, C]) as tf.Tensor3D;
       const mask = this.maskFor(H, W);

@@ -1,10 +1,19 @@
-import * as tf from '@tensorflow/tfjs-core';
-import type { CpuBackendLike, WasmBackendLike } from './wasm-asm.js';
-import { BumpHeap, F32, Fn, I32, KernelModule, OP, SIMD, V128, wasmMemoryOf } from './wasm-asm.js';
+import {
+  SWIN_ERF,
+  SWIN_GELU,
+  SWIN_GELU_GRAD,
+  SWIN_HEADS_TO_TOKENS,
+  SWIN_LAYER_NORM,
+  SWIN_LAYER_NORM_GRAD,
+  SWIN_TOKENS_TO_HEADS,
+} from '@swin/nn';
+import type * as tf from '@tensorflow/tfjs-core';
+import type { CpuBackendLike, WasmBackendLike } from './asm.js';
+import { BumpHeap, F32, Fn, I32, KernelModule, OP, SIMD, V128, wasmMemoryOf } from './asm.js';
 
 /**
  * One-pass WebAssembly SIMD kernels behind `erf`, `gelu`, `layerNorm`, `splitHeads` and `mergeHeads`
- * of functional.ts (forward and backward) on the wasm and cpu backends.
+ * of `@swin/nn` (forward and backward) on the wasm and cpu backends.
  *
  * Why: tfjs-wasm runs exact GELU as five ops (its Erf alone costs 4-12 ns per element, and Erf's
  * gradient an exp) and LayerNorm as nine (mean, sub, square, mean, add, rsqrt, mul, mul, add), each a
@@ -386,16 +395,6 @@ const kernelModule = new KernelModule<Exports>(() => [
 // tfjs glue
 // ============================================================================================
 
-/**
- * Whether the fused GELU / LayerNorm kernels run on `backendName` (default: the current backend):
- * 'wasm' (in place on its heap) and 'cpu' (on a private memory), where WebAssembly SIMD is available.
- */
-export function elementwiseKernelsAvailable(backendName: string = tf.getBackend()): boolean {
-  if (backendName !== 'wasm' && backendName !== 'cpu') return false;
-  if (!kernelModule.simdSupported()) return false;
-  return backendName === 'cpu' || !!wasmMemoryOf(tf.findBackend('wasm'));
-}
-
 /** What a kernel call needs: input names, output sizes, and the call on byte offsets. */
 interface Plan {
   inputs: string[];
@@ -408,13 +407,12 @@ interface Plan {
 
 type Attrs = Record<string, number>;
 
-const GELU = 'SwinNnGelu';
-const GELU_GRAD = 'SwinNnGeluGrad';
-const ERF = 'SwinNnErf';
-const LAYER_NORM = 'SwinNnLayerNorm';
-const LAYER_NORM_GRAD = 'SwinNnLayerNormGrad';
-const TO_HEADS = 'SwinNnTokensToHeads';
-const TO_TOKENS = 'SwinNnHeadsToTokens';
+const GELU = SWIN_GELU;
+const GELU_GRAD = SWIN_GELU_GRAD;
+const ERF = SWIN_ERF;
+const LAYER_NORM = SWIN_LAYER_NORM;
+const TO_HEADS = SWIN_TOKENS_TO_HEADS;
+const TO_TOKENS = SWIN_HEADS_TO_TOKENS;
 
 /** Runs `call(off)` on whole blocks of 4, and the last `n % 4` floats through a zero-padded scratch. */
 function blocksWithTail(
@@ -556,191 +554,24 @@ function cpuKernel(name: string) {
   };
 }
 
-let registered = false;
-function ensureRegistered(): void {
-  if (registered) return;
-  for (const name of [GELU, GELU_GRAD, ERF, LAYER_NORM, LAYER_NORM_GRAD, TO_HEADS, TO_TOKENS]) {
-    for (const [backendName, make] of [
-      ['wasm', wasmKernel],
-      ['cpu', cpuKernel],
-    ] as const) {
-      if (!tf.getKernel(name, backendName)) {
-        tf.registerKernel({ kernelName: name, backendName, kernelFunc: make(name) as tf.KernelFunc });
-      }
-    }
-  }
-  registered = true;
-}
-
-function checkFloat(fn: string, t: tf.Tensor): void {
-  if (t.dtype !== 'float32') throw new Error(`${fn}: expected a float32 tensor, got ${t.dtype}`);
-}
-
-/** @internal y = x Phi(x) through the kernel (no gradient). Any shape, float32. */
-export function geluKernel(x: tf.Tensor): tf.Tensor {
-  checkFloat('gelu', x);
-  ensureRegistered();
-  return tf.engine().runKernel(GELU, { x }) as tf.Tensor;
-}
-
-/** @internal erf(x) through the kernel (no gradient). Any shape, float32. */
-export function erfKernel(x: tf.Tensor): tf.Tensor {
-  checkFloat('erf', x);
-  ensureRegistered();
-  return tf.engine().runKernel(ERF, { x }) as tf.Tensor;
-}
-
-/** @internal dy * GELU'(x) through the kernel. */
-export function geluGradKernel(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
-  ensureRegistered();
-  return tf.engine().runKernel(GELU_GRAD, { x, dy }) as tf.Tensor;
-}
-
 /**
- * @internal LayerNorm over the last axis (C a multiple of 4) through the kernel:
- * returns `[y, mean [rows], rstd [rows]]`.
+ * The fused elementwise / layout kernel configs of `@swin/nn`'s names ({@link SWIN_GELU} and the others) for
+ * 'wasm' (in place on the backend's heap) and 'cpu' (private memory).
  */
-export function layerNormKernel(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor[] {
-  ensureRegistered();
-  const C = x.shape[x.rank - 1];
-  return tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { C, eps }) as unknown as tf.Tensor[];
-}
+export const ELEMENTWISE_KERNELS: readonly tf.KernelConfig[] = [
+  SWIN_GELU,
+  SWIN_GELU_GRAD,
+  SWIN_ERF,
+  SWIN_LAYER_NORM,
+  SWIN_LAYER_NORM_GRAD,
+  SWIN_TOKENS_TO_HEADS,
+  SWIN_HEADS_TO_TOKENS,
+].flatMap((name) => [
+  { kernelName: name, backendName: 'wasm', kernelFunc: wasmKernel(name) as unknown as tf.KernelFunc },
+  { kernelName: name, backendName: 'cpu', kernelFunc: cpuKernel(name) as unknown as tf.KernelFunc },
+]);
 
-/** @internal LayerNorm backward: returns `[dx, dgamma [C], dbeta [C]]`. */
-export function layerNormGradKernel(
-  x: tf.Tensor,
-  dy: tf.Tensor,
-  gamma: tf.Tensor,
-  mean: tf.Tensor,
-  rstd: tf.Tensor,
-): tf.Tensor[] {
-  ensureRegistered();
-  const C = x.shape[x.rank - 1];
-  return tf
-    .engine()
-    .runKernel(LAYER_NORM_GRAD, { x, dy, gamma, mean, rstd }, { C }) as unknown as tf.Tensor[];
-}
-
-/**
- * @internal Token layout `x [B, N, S]` (columns `off + h D + d`) -> head layout `[B*H, N, D]` (D % 4 == 0).
- */
-export function tokensToHeadsKernel(x: tf.Tensor, H: number, D: number, off: number): tf.Tensor3D {
-  ensureRegistered();
-  const [B, N, S] = x.shape;
-  return tf.engine().runKernel(TO_HEADS, { x }, { B, N, H, D, S, off }) as tf.Tensor3D;
-}
-
-/**
- * @internal Head layout `x [B*H, N, D]` -> token layout `[B, N, S]` with the heads at columns
- * `off + h D + d` and zeros elsewhere (D % 4 == 0).
- */
-export function headsToTokensKernel(x: tf.Tensor, H: number, S: number, off: number): tf.Tensor3D {
-  ensureRegistered();
-  const [BH, N, D] = x.shape;
-  return tf.engine().runKernel(TO_TOKENS, { x }, { B: BH / H, N, H, D, S, off }) as tf.Tensor3D;
-}
-
-// ============================================================================================
-// Shifted-window partition / reverse (row copies on the wasm heap)
-// ============================================================================================
-
-interface WasmHeapBackend extends WasmBackendLike {
-  typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
-}
-
-/** Attributes of the shifted-window kernels (the `@swin/window-ops` hook contract). */
-interface WindowAttrs {
-  H: number;
-  W: number;
-  wh: number;
-  ww: number;
-  sh: number;
-  sw: number;
-}
-
-/**
- * Copies between the map layout `[B, H, W, C]` and the window layout `[B*nW, wh, ww, C]` of the map
- * rolled by `(-sh, -sw)`: window token `(b, wy, wx, i, j)` is map row
- * `(b, (wy wh + i + sh) mod H, (wx ww + j + sw) mod W)`. One `set` per contiguous run of a window row
- * (at most two: before and after the wrap-around). `toWindows` false is the exact inverse.
- */
-function shuffleWindows(
-  src: tf.TypedArray,
-  dst: tf.TypedArray,
-  B: number,
-  C: number,
-  a: WindowAttrs,
-  toWindows: boolean,
-): void {
-  const { H, W, wh, ww, sh, sw } = a;
-  const [nWy, nWx] = [H / wh, W / ww];
-  let win = 0;
-  for (let b = 0; b < B; b++)
-    for (let wy = 0; wy < nWy; wy++)
-      for (let wx = 0; wx < nWx; wx++)
-        for (let i = 0; i < wh; i++) {
-          const row = (b * H + ((wy * wh + i + sh) % H)) * W;
-          let x = (wx * ww + sw) % W;
-          let left = ww;
-          while (left > 0) {
-            const run = Math.min(left, W - x);
-            const m = (row + x) * C;
-            const n = run * C;
-            if (toWindows) dst.set(src.subarray(m, m + n), win);
-            else dst.set(src.subarray(win, win + n), m);
-            win += n;
-            left -= run;
-            x = 0;
-          }
-        }
-}
-
-function windowKernel(name: string, toWindows: boolean) {
-  return (args: KernelArgs) => {
-    const be = args.backend as WasmHeapBackend;
-    const x = input(args, name, 'x');
-    const a = (args.attrs ?? {}) as unknown as WindowAttrs;
-    if (x.dtype === 'string' || x.dtype === 'complex64') {
-      throw new Error(`${name}: dtype ${x.dtype} is not supported (float32, int32 or bool)`);
-    }
-    const nW = (a.H / a.wh) * (a.W / a.ww);
-    const C = x.shape[3];
-    const B = toWindows ? x.shape[0] : x.shape[0] / nW;
-    const out = be.makeOutput(toWindows ? [B * nW, a.wh, a.ww, C] : [B, a.H, a.W, C], x.dtype);
-    // views after the allocation (it may grow the memory)
-    shuffleWindows(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out), B, C, a, toWindows);
-    return out;
-  };
-}
-
-/**
- * Registers, for the wasm backend, the kernels `names.partition` and `names.reverse` with the contract
- * of `@swin/window-ops`'s backend hooks (`SWIN_SHIFTED_WINDOW_PARTITION` / `_REVERSE`): input `x`, attrs
- * `{H, W, wh, ww, sh, sw}` (`0 <= sh < H`, `0 <= sw < W`); the partition maps `[B, H, W, C]` (rolled by
- * `(-sh, -sw)`) to windows `[B*nW, wh, ww, C]`, the reverse undoes it; float32, int32 and bool. Also
- * registers their gradients (each is the other kernel with the same attrs) unless a gradient is
- * registered already. tfjs-wasm otherwise runs the roll as Slice + Concat, and its Slice copies the
- * whole input first (Swin-T at 896: ~200 ms of Slice per forward). Idempotent.
- */
-export function registerShiftedWindowKernels(names: { partition: string; reverse: string }): void {
-  for (const [name, toWindows, other] of [
-    [names.partition, true, names.reverse],
-    [names.reverse, false, names.partition],
-  ] as const) {
-    if (!tf.getKernel(name, 'wasm')) {
-      tf.registerKernel({
-        kernelName: name,
-        backendName: 'wasm',
-        kernelFunc: windowKernel(name, toWindows) as tf.KernelFunc,
-      });
-    }
-    if (!tf.getGradient(name)) {
-      tf.registerGradient({
-        kernelName: name,
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], _saved: tf.Tensor[], attrs: tf.NamedAttrMap) => ({
-          x: () => tf.engine().runKernel(other, { x: dy as tf.Tensor }, attrs) as tf.Tensor,
-        }),
-      });
-    }
-  }
+/** Whether this engine validates the elementwise module (WebAssembly SIMD). */
+export function elementwiseSupported(): boolean {
+  return kernelModule.simdSupported();
 }

@@ -4,7 +4,7 @@ import type * as tf from '@tensorflow/tfjs-core';
  * A tiny run-time WebAssembly assembler (function builder, LEB128 encoders, core and SIMD opcode
  * tables, module assembly) and the glue that instantiates a generated kernel module against the
  * tfjs-wasm backend's `WebAssembly.Memory` (in place on its heap) or a private memory (cpu backend).
- * Shared by the attention kernels (attention.ts) and the fused elementwise kernels (fused-kernels.ts).
+ * Shared by the GEMM / attention kernels (gemm.ts) and the fused elementwise kernels (elementwise.ts).
  *
  * @internal
  */
@@ -351,7 +351,7 @@ export function assemble(fns: Fn[], sharedMemory: boolean): Uint8Array<ArrayBuff
 
 /** What the kernels use of tfjs-wasm's backend. */
 export interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; HEAPF32?: Float32Array };
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory; HEAPF32?: Float32Array };
   dataIdMap: { get(id: unknown): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   disposeData(id: unknown): void;
@@ -363,10 +363,19 @@ export interface CpuBackendLike {
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
 }
 
-/** The tfjs-wasm backend's `WebAssembly.Memory`, or null. */
+/**
+ * The tfjs-wasm backend's `WebAssembly.Memory`, or null. The single-threaded builds export it
+ * (`asm.memory`); the threaded build imports a shared memory that Emscripten keeps as `wasmMemory`.
+ */
 export function wasmMemoryOf(be: unknown): WebAssembly.Memory | null {
-  const mem = (be as WasmBackendLike | null)?.wasm?.asm?.memory;
+  const wasm = (be as WasmBackendLike | null)?.wasm;
+  const mem = wasm?.asm?.memory ?? wasm?.wasmMemory;
   return mem instanceof WebAssembly.Memory ? mem : null;
+}
+
+/** Whether `memory` is a shared (threaded-build) memory. */
+export function isSharedMemory(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
 }
 
 /**
@@ -407,7 +416,7 @@ export class KernelModule<E> {
 
   /** A new instance on `memory`. */
   instantiate(memory: WebAssembly.Memory): E {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const shared = isSharedMemory(memory);
     const module = new WebAssembly.Module(this.moduleBytes(shared));
     const inst = new WebAssembly.Instance(module, { env: { memory } });
     return inst.exports as unknown as E;

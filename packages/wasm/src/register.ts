@@ -1,0 +1,79 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ELEMENTWISE_KERNELS, elementwiseSupported } from './elementwise.js';
+import { gemmSupported, SMALL_GEMM_KERNELS } from './gemm.js';
+import { SHIFTED_WINDOW_GRADIENTS, SHIFTED_WINDOW_KERNELS } from './shifted-window.js';
+
+/** Backends the kernels of this package are registered for. */
+export type WasmKernelBackend = 'wasm' | 'cpu';
+
+/** Options of {@link registerWasmKernels}. */
+export interface RegisterWasmKernelsOptions {
+  /**
+   * Backends to register for (default both): 'wasm' runs the kernels in place on tfjs-wasm's heap; 'cpu'
+   * runs the same WebAssembly on a private memory (inputs copied in, outputs copied out), which is still
+   * several times faster than tfjs's JavaScript cpu kernels.
+   */
+  backends?: readonly WasmKernelBackend[];
+}
+
+function allConfigs(): tf.KernelConfig[] {
+  const simd = gemmSupported() && elementwiseSupported();
+  // the generated modules need WebAssembly SIMD; the shifted-window copies are plain JavaScript
+  return [...(simd ? [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS] : []), ...SHIFTED_WINDOW_KERNELS];
+}
+
+/**
+ * Registers the WebAssembly kernels under the names `@swin/nn` and `@swin/window-ops` dispatch to:
+ * `SwinSmallGemm` (attention products with fused softmax, `smallBatchMatMul`), the fused GELU / erf /
+ * LayerNorm kernels and their gradients, the head split / merge copies, and the shifted-window partition /
+ * reverse (wasm only, with their gradients). Afterwards `attentionCore`, `layerNorm`, `gelu`, ... of
+ * `@swin/nn` take the kernel path on those backends; without it they run plain tfjs ops (same results,
+ * slower). Call it once at start-up, before or after the backend initialises. Idempotent. On an engine
+ * without WebAssembly SIMD only the shifted-window copies are registered.
+ *
+ * @returns the `kernelName@backend` pairs that were newly registered.
+ */
+export function registerWasmKernels(opts: RegisterWasmKernelsOptions = {}): string[] {
+  const backends = opts.backends ?? ['wasm', 'cpu'];
+  for (const b of backends) {
+    if (b !== 'wasm' && b !== 'cpu') {
+      throw new Error(`registerWasmKernels: backends must be 'wasm' or 'cpu', got ${String(b)}`);
+    }
+  }
+  const added: string[] = [];
+  for (const k of allConfigs()) {
+    if (!backends.includes(k.backendName as WasmKernelBackend)) continue;
+    if (!tf.getKernel(k.kernelName, k.backendName)) {
+      tf.registerKernel(k);
+      added.push(`${k.kernelName}@${k.backendName}`);
+    }
+  }
+  if (backends.includes('wasm')) {
+    for (const g of SHIFTED_WINDOW_GRADIENTS) if (!tf.getGradient(g.kernelName)) tf.registerGradient(g);
+  }
+  return added;
+}
+
+/**
+ * Removes the kernels {@link registerWasmKernels} registered (the generic tfjs paths take over again).
+ * Gradients are left registered: other packages (`@swin/webgpu`) register the same window-partition
+ * gradients, and a gradient without its kernel is never used.
+ */
+export function unregisterWasmKernels(): void {
+  for (const k of [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...SHIFTED_WINDOW_KERNELS]) {
+    const cur = tf.getKernel(k.kernelName, k.backendName);
+    if (cur && cur.kernelFunc === k.kernelFunc) tf.unregisterKernel(k.kernelName, k.backendName);
+  }
+}
+
+/** Names of every kernel this package can register (each for 'wasm', most also for 'cpu'). */
+export const WASM_KERNEL_NAMES: readonly string[] = [
+  ...new Set(
+    [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...SHIFTED_WINDOW_KERNELS].map((k) => k.kernelName),
+  ),
+];
+
+/** Whether this engine runs the generated SIMD modules (false: only the shifted-window copies register). */
+export function wasmSimdSupported(): boolean {
+  return gemmSupported() && elementwiseSupported();
+}
