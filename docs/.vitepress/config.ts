@@ -34,6 +34,7 @@ export default defineConfig({
   description: 'Composable vision-attention packages on TensorFlow.js: Swin, Swin-MLP, Shunted, PVT.',
   base: '/',
   cleanUrls: true,
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
   // benchmark-results.md is included by benchmarks.md (one page, not two)
   srcExclude: ['benchmark-results.md', 'e2e/**', 'examples/**', 'scripts/**', '.readme-check/**'],
   markdown: { lineNumbers: false },
@@ -79,7 +80,7 @@ export default defineConfig({
         items: apiBuilt
           ? [
               { text: 'Overview', link: '/api/' },
-              ...packages.map((p) => ({ text: p.name, link: `/api/${p.dir}/` })),
+              ...packages.map((p) => ({ text: p.name, link: `/api/${p.dir}` })),
             ]
           : [],
       },

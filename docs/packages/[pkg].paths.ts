@@ -6,7 +6,7 @@ export default {
   paths() {
     return publicPackages().map((p) => ({
       params: { pkg: p.dir, title: p.name },
-      content: `${rewriteReadmeLinks(p.readme, p.dir)}\n\n[API reference of \`${p.name}\`](/api/${p.dir}/)\n`,
+      content: `${rewriteReadmeLinks(p.readme, p.dir)}\n\n[API reference of \`${p.name}\`](/api/${p.dir})\n`,
     }));
   },
 };

@@ -3,8 +3,28 @@ import { withBase } from 'vitepress';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu';
 
+// Every example and figure of a page shares tfjs's global backend: starting one is done once per name, and
+// concurrent callers wait for the same start.
+const starting = new Map<BackendName, Promise<typeof import('@tensorflow/tfjs')>>();
+
 /** Loads tfjs (with its gradients), registers the declared backend, makes it current and checks it is. */
 export async function useDeclaredBackend(name: BackendName): Promise<typeof import('@tensorflow/tfjs')> {
+  let start = starting.get(name);
+  if (!start) {
+    start = startBackend(name);
+    starting.set(name, start);
+    start.catch(() => starting.delete(name));
+  }
+  const tf = await start;
+  if (tf.getBackend() !== name) {
+    // another example switched backends in between: switch back (already initialised, so this cannot fall back)
+    if (!(await tf.setBackend(name)) || tf.getBackend() !== name)
+      throw new Error(`the ${name} backend failed to start here (tfjs is on ${tf.getBackend()})`);
+  }
+  return tf;
+}
+
+async function startBackend(name: BackendName): Promise<typeof import('@tensorflow/tfjs')> {
   const tf = await import('@tensorflow/tfjs');
   if (name === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
