@@ -12,10 +12,15 @@ const require = createRequire(import.meta.url);
 const wasmDist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.node.js'));
 const wasmFiles = readdirSync(wasmDist).filter((f) => f.endsWith('.wasm'));
 
-function serveTfjsWasm(): Plugin {
+function devServerExtras(): Plugin {
   return {
     name: 'swin-docs:tfjs-wasm',
     configureServer(server) {
+      // every response of the dev server, pages included (Vite's server.headers misses VitePress's pages)
+      server.middlewares.use((_req, res, next) => {
+        for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+        next();
+      });
       server.middlewares.use((req, res, next) => {
         const m = /^\/tfjs-wasm\/([\w.-]+\.wasm)$/.exec(req.url?.split('?')[0] ?? '');
         if (!m || !wasmFiles.includes(m[1])) return next();
@@ -102,7 +107,15 @@ export default defineConfig({
     preview: { headers: ISOLATION_HEADERS },
     // tfjs-backend-wasm must be pre-bundled: excluded, `vite dev` fails on its worker import
     // ("does not provide an export named 'wasmWorkerContents'").
-    optimizeDeps: { include: ['@tensorflow/tfjs-backend-wasm', 'chart.js'] },
-    plugins: [serveTfjsWasm()],
+    optimizeDeps: {
+      include: [
+        '@tensorflow/tfjs',
+        '@tensorflow/tfjs-core',
+        '@tensorflow/tfjs-backend-wasm',
+        '@tensorflow/tfjs-backend-webgpu',
+        'chart.js',
+      ],
+    },
+    plugins: [devServerExtras()],
   },
 });
