@@ -1,52 +1,86 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright';
+import { type Browser, chromium, type Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectations } from '../examples/expectations.js';
+import { serve } from '../scripts/serve.mjs';
 
-// Builds the docs site, serves it on 127.0.0.1 and clicks the runnable examples in headless Chromium
-// (Debian's, installed by scripts/ensure-system-deps.sh), so the pages' examples are known to run in a browser.
+// Opens EVERY page of the built site in headless Chromium (Debian's, installed by scripts/ensure-system-deps.sh)
+// served cross-origin isolated by scripts/serve.mjs, and runs every runnable example and figure on it:
+// no console error, no failed request, the declared backend in use, the expected output present.
+// The build is reused when docs/.vitepress/dist is newer than every docs and package source (turbo's build
+// of @swin/docs makes it in `pnpm test:ci`); otherwise the site is built here first.
 const CHROMIUM = '/usr/bin/chromium';
 const docsDir = fileURLToPath(new URL('..', import.meta.url));
-const vitepress = join(docsDir, 'node_modules', '.bin', 'vitepress');
-const port = 4300 + Math.floor(Math.random() * 500);
+const repoDir = join(docsDir, '..');
+const dist = join(docsDir, '.vitepress', 'dist');
+const SKIP_DIRS = new Set(['node_modules', 'dist', 'cache', 'api', '.readme-check', '.turbo', 'e2e']);
 
-let server: ChildProcess | undefined;
-
-async function waitForServer(url: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
+function newestMtime(dir: string, filter: (f: string) => boolean): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (SKIP_DIRS.has(e.name)) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p, filter));
+    else if (filter(p)) newest = Math.max(newest, statSync(p).mtimeMs);
   }
-  throw new Error(`docs preview did not come up at ${url}`);
+  return newest;
+}
+
+function distIsFresh(): boolean {
+  const index = join(dist, 'index.html');
+  if (!existsSync(index)) return false;
+  const built = statSync(index).mtimeMs;
+  const docs = newestMtime(docsDir, (f) => !f.endsWith('.test.ts'));
+  const packages = newestMtime(join(repoDir, 'packages'), (f) =>
+    /\/src\/|README\.md$|package\.json$/.test(f),
+  );
+  return built >= Math.max(docs, packages);
+}
+
+function htmlPages(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return htmlPages(p);
+    if (!e.name.endsWith('.html') || e.name === '404.html') return [];
+    const rel = relative(dist, p).replace(/\\/g, '/');
+    return [`/${rel.replace(/(^|\/)index\.html$/, '$1').replace(/\.html$/, '')}`];
+  });
+}
+
+let server: Server | undefined;
+let browser: Browser | undefined;
+let origin = '';
+let pages: string[] = [];
+
+/** Opens a page, recording console errors, page errors and failed or >= 400 requests. */
+async function open(path: string): Promise<{ tab: Page; problems: string[] }> {
+  const tab = await (browser as Browser).newPage();
+  const problems: string[] = [];
+  tab.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  tab.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  tab.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  tab.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  await tab.goto(`${origin}${path}`, { waitUntil: 'load' });
+  return { tab, problems };
 }
 
 describe.runIf(existsSync(CHROMIUM))('docs site in headless Chromium', () => {
   beforeAll(async () => {
-    execFileSync(vitepress, ['build', '.'], { cwd: docsDir, stdio: 'pipe' });
-    server = spawn(vitepress, ['preview', '.', '--port', String(port), '--host', '127.0.0.1'], {
-      cwd: docsDir,
-      stdio: 'ignore',
-    });
-    await waitForServer(`http://127.0.0.1:${port}/`, 30_000);
-  });
-
-  afterAll(() => {
-    server?.kill();
-  });
-
-  it.each([
-    ['guide/getting-started', 'window-ops', /roll \+ partition: true/],
-    ['guide/getting-started', 'shifted-mask', /window 3: \d+ of 256/],
-    ['guide/hybrid-backbones', 'hybrid-backbone', /stage 0/i],
-  ])('%s: example %s runs in the page', async (page, name, expected) => {
-    const browser = await chromium.launch({
+    if (!distIsFresh()) execFileSync('pnpm', ['run', 'build'], { cwd: docsDir, stdio: 'pipe' });
+    pages = htmlPages(dist).sort();
+    server = await serve({ root: dist, port: 0, host: '127.0.0.1' });
+    const addr = server.address();
+    if (!addr || typeof addr === 'string') throw new Error('server has no port');
+    origin = `http://127.0.0.1:${addr.port}`;
+    browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
         '--no-sandbox',
@@ -58,22 +92,136 @@ describe.runIf(existsSync(CHROMIUM))('docs site in headless Chromium', () => {
         '--disable-sync',
       ],
     });
-    try {
-      const tab = await browser.newPage();
-      await tab.goto(`http://127.0.0.1:${port}/${page}`);
-      await tab.click(`button[data-example="${name}"]`);
-      const out = tab.locator(`pre[data-output="${name}"]`);
-      await expect
-        .poll(async () => (await out.count()) > 0 && /done in|Error/.test((await out.textContent()) ?? ''), {
-          timeout: 120_000,
-          interval: 250,
-        })
-        .toBe(true);
-      const text = (await out.textContent()) ?? '';
-      expect(text).not.toMatch(/Error/);
-      expect(text).toMatch(expected);
-    } finally {
-      await browser.close();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.close();
+  });
+
+  it('the site has its pages: guide, one per public package, API reference, benchmarks', () => {
+    for (const p of [
+      '/',
+      '/guide/getting-started',
+      '/guide/how-swin-works',
+      '/packages/nn',
+      '/api/',
+      '/benchmarks',
+    ])
+      expect(pages).toContain(p);
+    expect(pages).not.toContain('/benchmark-results');
+    const packageDirs = readdirSync(join(repoDir, 'packages')).filter((d) => {
+      const f = join(repoDir, 'packages', d, 'package.json');
+      return existsSync(f) && !JSON.parse(readFileSync(f, 'utf8')).private;
+    });
+    for (const d of packageDirs) {
+      expect(pages).toContain(`/packages/${d}`);
+      expect(pages).toContain(`/api/${d}`);
     }
+  });
+
+  it('every page opens with a title, cross-origin isolated, with no console error and no failed request', async () => {
+    const failures: string[] = [];
+    for (const path of pages) {
+      const { tab, problems } = await open(path);
+      try {
+        const h1 = (await tab.locator('h1').first().textContent({ timeout: 10_000 }))?.trim() ?? '';
+        if (!h1) problems.push('no <h1> title');
+        if (!(await tab.evaluate(() => window.crossOriginIsolated)))
+          problems.push('not cross-origin isolated');
+        // let charts and figures start (they log errors to the console on failure)
+        await tab.waitForTimeout(100);
+      } catch (e) {
+        problems.push(String(e));
+      } finally {
+        await tab.close();
+      }
+      for (const p of problems) failures.push(`${path}: ${p}`);
+    }
+    expect(failures).toEqual([]);
+    expect(pages.length).toBeGreaterThan(25);
+  });
+
+  it('every runnable example runs on its declared backend and prints what it promises', async () => {
+    const seen: string[] = [];
+    for (const path of pages.filter((p) => !p.startsWith('/api/'))) {
+      const { tab, problems } = await open(path);
+      try {
+        const buttons = tab.locator('button[data-example]');
+        const n = await buttons.count();
+        for (let i = 0; i < n; i++) {
+          const button = buttons.nth(i);
+          const name = (await button.getAttribute('data-example')) ?? '';
+          const declared = (await button.getAttribute('data-backend')) ?? '';
+          await button.click();
+          const out = tab.locator(`pre[data-output="${name}"]`);
+          await expect
+            .poll(
+              async () => (await out.count()) > 0 && (await out.getAttribute('data-status')) !== 'running',
+              {
+                timeout: 180_000,
+                interval: 250,
+              },
+            )
+            .toBe(true);
+          const text = (await out.textContent()) ?? '';
+          expect(await out.getAttribute('data-status'), `${path} ${name}:\n${text}`).toBe('done');
+          expect(await out.getAttribute('data-used-backend'), `${path} ${name}`).toBe(declared);
+          expect(text).toContain(`on the ${declared} backend`);
+          for (const re of expectations[name] ?? []) expect(text, `${path} ${name}`).toMatch(re);
+          seen.push(name);
+        }
+      } finally {
+        await tab.close();
+      }
+      expect(problems, path).toEqual([]);
+    }
+    expect(new Set(seen)).toEqual(new Set(Object.keys(expectations)));
+  });
+
+  it('the figures of "How Swin works" are computed in the page on wasm', async () => {
+    const { tab, problems } = await open('/guide/how-swin-works');
+    try {
+      const expected: Record<string, RegExp> = {
+        windows: /windowPartition\(cyclicShift\(x, -28\), 56\): \[16,56,56,3\] from x \[1,224,224,3\]/,
+        mask: /shiftedWindowMask\(14, 14, 7, 3\): \[4,49,49\]; window 3 \(outlined\): \d+ of 2401 pairs masked/,
+        relpos: /relativePositionIndexArray\(7\): \[49, 49\] into a table \[169, 3\]/,
+        pyramid:
+          /forwardFeatures\(\[1,224,224,3\]\) -> \[1,56,56,96\] \[1,28,28,192\] \[1,14,14,384\] \[1,7,7,768\]/,
+      };
+      for (const [kind, re] of Object.entries(expected)) {
+        const fig = tab.locator(`figure[data-figure="${kind}"]`);
+        await fig.scrollIntoViewIfNeeded();
+        await expect
+          .poll(async () => fig.getAttribute('data-status'), { timeout: 180_000, interval: 250 })
+          .toMatch(/done|failed/);
+        const error = await fig.locator('[data-figure-error]').count();
+        expect(error ? await fig.locator('[data-figure-error]').textContent() : '', kind).toBe('');
+        expect(await fig.getAttribute('data-used-backend')).toBe('wasm');
+        expect(await fig.locator('[data-figure-info]').textContent()).toMatch(re);
+      }
+    } finally {
+      await tab.close();
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('the benchmark charts draw the tables', async () => {
+    const { tab, problems } = await open('/benchmarks');
+    try {
+      const charts = tab.locator('figure[data-chart]');
+      expect(await charts.count()).toBe(2);
+      for (let i = 0; i < 2; i++) {
+        const size = await charts
+          .nth(i)
+          .locator('canvas')
+          .evaluate((c: HTMLCanvasElement) => c.width * c.height);
+        expect(size).toBeGreaterThan(0);
+        expect(await charts.nth(i).locator('.error').count()).toBe(0);
+      }
+    } finally {
+      await tab.close();
+    }
+    expect(problems).toEqual([]);
   });
 });

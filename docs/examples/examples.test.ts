@@ -1,22 +1,12 @@
 import { NODE_BACKENDS, useBackend } from '@swin/testing';
 import { describe, expect, it } from 'vitest';
+import { expectations } from './expectations.js';
 
 // Every docs example runs here on cpu and wasm, with the same `main(log)` the docs page calls.
 const examples = import.meta.glob<{ main: (log: (s: string) => void) => Promise<void> }>('./*.ts');
 const names = Object.keys(examples)
-  .filter((p) => !p.endsWith('.test.ts'))
+  .filter((p) => !p.endsWith('.test.ts') && p !== './expectations.ts')
   .map((p) => p.slice(2, -3));
-
-const expectations: Record<string, RegExp[]> = {
-  'window-ops': [/padded to \[1,14,21,8\]/, /roll \+ partition: true/, /max \|difference\| = 0$/m],
-  'shifted-mask': [/window 0: 0 of 256/, /window 3: \d+ of 256/],
-  'hybrid-backbone': [
-    /stage 0 \(shunted\): \[1,16,16,64\], 64 channels, stride 4/,
-    /stage 3 \(swin\): \[1,2,2,64\], 64 channels, stride 32/,
-    /45x61 input -> stage maps 11x15, 6x8, 3x4, 2x2/,
-    /reloaded model identical: true/,
-  ],
-};
 
 describe.each(NODE_BACKENDS)('docs examples on %s', (backend) => {
   it.each(names)('%s runs and prints what the page promises', async (name) => {

@@ -341,7 +341,7 @@ export abstract class Module {
   }
 
   /**
-   * Throws a {@link SwinInputError} `'<where>: ...'` if any parameter of this module (or its children) was
+   * Throws a `SwinInputError` `'<where>: ...'` if any parameter of this module (or its children) was
    * disposed: a disposed model cannot run or load. Reads no data.
    */
   assertNotDisposed(where: string): void {
