@@ -8,6 +8,7 @@ import {
   LayerNorm,
   Linear,
   Module,
+  normal,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { initConvV2 } from './attention.js';
@@ -105,7 +106,7 @@ export class DWConv extends Module {
     this.dwconv = this.child('dwconv', new DepthwiseConv2d(dim, 3, 1));
     // v2 init: N(0, sqrt(2 / fan_out)), fan_out = 3 * 3 * C / groups = 9.
     tf.tidy(() => {
-      this.dwconv.weight.assign(tf.randomNormal(this.dwconv.weight.shape, 0, Math.sqrt(2 / 9)));
+      this.dwconv.weight.assign(normal(Math.sqrt(2 / 9))(this.dwconv.weight.shape));
       this.dwconv.bias?.assign(tf.zerosLike(this.dwconv.bias));
     });
   }
