@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { type AblationOptions, parseCli, USAGE, UsageError } from './args.js';
 import { loadFashionMnist } from './fashion-mnist.js';
+import { writePlots } from './plots.js';
 import { markdownTable, type RunRecord, summarise, toCsv } from './report.js';
 import { initBackend, runOne } from './study.js';
 import { VARIANTS } from './variants.js';
@@ -111,8 +112,6 @@ async function run(o: AblationOptions): Promise<void> {
     );
   }
   try {
-    const plotsModule = './plots.js'; // written after the first runs: optional until present
-    const { writePlots } = await import(plotsModule);
     await writePlots(out, records);
   } catch (e) {
     log(`ablation: plots skipped (${e instanceof Error ? e.message : e})`);

@@ -1,8 +1,9 @@
-import { useBackend } from '@swin/testing';
+import { loadBackbone, saveBackbone } from '@swin/backbone';
+import { tf, useBackend } from '@swin/testing';
 import { describe, expect, it } from 'vitest';
 import type { IdxSplit } from './fashion-mnist.js';
 import { runOne } from './study.js';
-import { rng } from './train.js';
+import { makeBatch, rng } from './train.js';
 
 /** A tiny synthetic split: class k has a bright k-th row band, plus noise. */
 function synthetic(count: number, seed: number): IdxSplit {
@@ -30,6 +31,15 @@ describe('a run is reproducible from its seed', () => {
     for (const seed of [5, 5, 6]) {
       const { record, model } = await runOne({ ...spec, seed }, train, test);
       runs.push({ record, w: Array.from(model.trainableVariables()[0].dataSync()) });
+      if (seed === 6) {
+        // the saved model (safetensors + its config) loads back and predicts the same logits
+        const again = loadBackbone(await saveBackbone(model));
+        const { x, y } = makeBatch(test, [0, 1, 2], 16);
+        const [a, b] = [model.forward(x), again.forward(x)];
+        expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+        tf.dispose([x, y, a, b]);
+        again.dispose();
+      }
       model.dispose();
     }
     const [a, b, c] = runs;
