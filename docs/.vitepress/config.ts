@@ -20,6 +20,7 @@ export default defineConfig({
           { text: 'Loading checkpoints', link: '/guide/checkpoints' },
           { text: 'Hybrid backbones', link: '/guide/hybrid-backbones' },
           { text: 'Training', link: '/guide/training' },
+          { text: 'Ablation study (live)', link: '/guide/ablation' },
         ],
       },
       {
@@ -49,5 +50,6 @@ export default defineConfig({
     // Resolve workspace packages to their TypeScript sources (no build needed for `docs:dev`).
     resolve: { conditions: ['@swin/source'] },
     optimizeDeps: { exclude: ['@tensorflow/tfjs-backend-wasm'] },
+    worker: { format: 'es' }, // the ablation page's training worker is an ES module
   },
 });
