@@ -16,7 +16,7 @@ function header(magic: number, dims: number[]): Uint8Array {
   const h = new Uint8Array(4 + 4 * dims.length);
   const v = new DataView(h.buffer);
   v.setUint32(0, magic);
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
+  for (const [i, d] of dims.entries()) v.setUint32(4 + 4 * i, d);
   return h;
 }
 
