@@ -24,7 +24,7 @@ export class UsageError extends Error {}
 
 /** The presets: quick (`pnpm demo`) and `--full` (the real study). Flags given explicitly override them. */
 export const PRESETS = {
-  quick: { variants: QUICK_VARIANTS, seeds: 1, steps: 200, testSize: 2000 },
+  quick: { variants: QUICK_VARIANTS, seeds: 1, steps: 150, testSize: 2000 },
   full: { variants: FULL_VARIANTS, seeds: 3, steps: 100, testSize: 10000 },
 } as const;
 
