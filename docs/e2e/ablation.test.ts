@@ -103,6 +103,19 @@ describe.runIf(existsSync(CHROMIUM))('ablation page in headless Chromium', () =>
           return n;
         });
       expect(pixels).toBeGreaterThan(1000);
+      // the last --full run's published results: every variant of the file in the table and the charts
+      const published = join(docsDir, 'public', 'ablation', 'results.json');
+      if (existsSync(published)) {
+        const full = JSON.parse(readFileSync(published, 'utf8')) as { summary: { variant: string }[] };
+        await tab.click('[data-testid="ablation-load-full"]');
+        await expect
+          .poll(async () => (await status.textContent()) ?? '', { timeout: 30_000, interval: 250 })
+          .toMatch(/^--full run of \d{4}-\d\d-\d\d: \d+ runs/);
+        expect(await rows.count()).toBe(full.summary.length);
+        expect(await tab.locator('[data-testid="ablation-acc-chart"]').getAttribute('data-labels')).toBe(
+          full.summary.map((r) => r.variant).join(','),
+        );
+      }
       await tab
         .screenshot({ path: join(docsDir, '.vitepress', 'cache', 'ablation-e2e.png'), fullPage: true })
         .catch(() => {});
