@@ -69,6 +69,7 @@ export default defineConfig({
           { text: 'How Swin works (pictures)', link: '/guide/how-swin-works' },
           { text: 'Hybrid backbones', link: '/guide/hybrid-backbones' },
           { text: 'Training', link: '/guide/training' },
+          { text: 'Ablation study (live)', link: '/guide/ablation' },
           { text: 'Backends and kernels', link: '/guide/backends' },
           { text: 'Deploying the docs', link: '/guide/deploy' },
         ],
@@ -118,5 +119,6 @@ export default defineConfig({
       ],
     },
     plugins: [devServerExtras()],
+    worker: { format: 'es' }, // the ablation page's training worker is an ES module
   },
 });

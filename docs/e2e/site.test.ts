@@ -224,4 +224,66 @@ describe.runIf(existsSync(CHROMIUM))('docs site in headless Chromium', () => {
     }
     expect(problems).toEqual([]);
   });
+
+  // The live ablation page (guide/ablation): a short training run in the Web Worker completes, both charts
+  // hold data, the numbers appear in the table, the --full results load, and the page logs no console error.
+  it('the ablation page trains two variants live in its worker, draws both charts and shows the accuracies', async () => {
+    const { tab, problems } = await open('/guide/ablation');
+    try {
+      await tab.locator('input[data-variant="swin"]').waitFor();
+      // pick exactly swin and global
+      for (const box of await tab.locator('input[data-variant]').all()) {
+        const name = await box.getAttribute('data-variant');
+        if ((await box.isChecked()) !== (name === 'swin' || name === 'global')) await box.click();
+      }
+      await tab.fill('[data-testid="ablation-steps"]', '6');
+      await tab.fill('[data-testid="ablation-test-size"]', '100');
+      await tab.click('[data-testid="ablation-train"]');
+      const status = tab.locator('[data-testid="ablation-status"]');
+      await expect
+        .poll(async () => (await status.textContent()) ?? '', { timeout: 240_000, interval: 500 })
+        .toMatch(/^(done|error)/);
+      expect(await status.textContent()).toMatch(/^done: 2 run\(s\)/);
+      const rows = tab.locator('[data-testid="ablation-row"]');
+      expect(await rows.count()).toBe(2);
+      for (const acc of await tab.locator('td[data-accuracy]').all()) {
+        const a = Number(await acc.getAttribute('data-accuracy'));
+        expect(a).toBeGreaterThanOrEqual(0);
+        expect(a).toBeLessThanOrEqual(1);
+        expect(await acc.textContent()).toMatch(/^\d+\.\d% ± 0\.0 \(n=1\)$/);
+      }
+      // Chart.js holds one line per run with every step, and one bar per variant
+      expect(await tab.locator('[data-testid="ablation-loss-chart"]').getAttribute('data-points')).toBe(
+        '6,6',
+      );
+      expect(await tab.locator('[data-testid="ablation-acc-chart"]').getAttribute('data-labels')).toBe(
+        'swin,global',
+      );
+      const pixels = await tab
+        .locator('[data-testid="ablation-acc-chart"]')
+        .evaluate((c: HTMLCanvasElement) => {
+          const d = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? [];
+          let n = 0;
+          for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+          return n;
+        });
+      expect(pixels).toBeGreaterThan(1000);
+      // the last --full run's published results: every variant of the file in the table and the charts
+      const published = join(docsDir, 'public', 'ablation', 'results.json');
+      if (existsSync(published)) {
+        const full = JSON.parse(readFileSync(published, 'utf8')) as { summary: { variant: string }[] };
+        await tab.click('[data-testid="ablation-load-full"]');
+        await expect
+          .poll(async () => (await status.textContent()) ?? '', { timeout: 30_000, interval: 250 })
+          .toMatch(/^--full run of \d{4}-\d\d-\d\d: \d+ runs/);
+        expect(await rows.count()).toBe(full.summary.length);
+        expect(await tab.locator('[data-testid="ablation-acc-chart"]').getAttribute('data-labels')).toBe(
+          full.summary.map((r) => r.variant).join(','),
+        );
+      }
+    } finally {
+      await tab.close();
+    }
+    expect(problems).toEqual([]);
+  }, 300_000);
 });

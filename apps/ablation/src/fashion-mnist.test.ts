@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_FASHION_MNIST_DIR,
@@ -51,7 +52,12 @@ describe('Fashion-MNIST IDX parsing', () => {
     expect(Array.from(y.dataSync())).toEqual([5, 3]);
     x.dispose();
     y.dispose();
-    expect(() => makeBatch(split, [0], 20)).toThrow(/smaller than the 28x28/);
+    const small = makeBatch(split, [0], 16); // resized from the padded 32x32
+    expect(small.x.shape).toEqual([1, 16, 16, 1]);
+    expect(small.x.dataSync()[0]).toBeCloseTo(-0.286 / 0.353, 4);
+    expect(small.x.dataSync()[8 * 16 + 8]).toBeCloseTo((1 - 0.286) / 0.353, 4);
+    tf.dispose([small.x, small.y]);
+    expect(() => makeBatch(split, [0], 0)).toThrow(/positive integer/);
   });
 
   it('shuffling is deterministic', () => {

@@ -1,106 +1,186 @@
 /**
  * The ablation app (the repo's main job): trains the same small hierarchical backbone with each attention
- * kind on Fashion-MNIST and prints parameters, MACs, speed, loss and test accuracy side by side.
+ * kind on Fashion-MNIST, parameter-matched, over several seeds, and writes results, plots and the best model.
  *
- *   pnpm demo                              # all variants, defaults below
- *   pnpm --filter @swin/ablation start -- --variants swin,shunted --steps 300 --backend wasm --json
+ *   pnpm demo                                   # quick: 5 attention kinds, 1 seed (a few minutes)
+ *   pnpm demo -- --full                         # the study: every variant, 3 seeds, whole test set
+ *   pnpm demo -- --help
  */
-import { parseArgs } from 'node:util';
-import { createBackbone } from '@swin/backbone';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { saveBackbone } from '@swin/backbone';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmKernels } from '@swin/wasm';
-import { DEFAULT_FASHION_MNIST_DIR, loadFashionMnist } from './fashion-mnist.js';
-import { evaluate, trainModel } from './train.js';
+import cliProgress from 'cli-progress';
+import { type AblationOptions, parseCli, USAGE, UsageError } from './args.js';
+import { loadFashionMnist } from './fashion-mnist.js';
+import { writePlots } from './plots.js';
+import { markdownTable, type RunRecord, summarise, toCsv } from './report.js';
+import { initBackend, runOne } from './study.js';
 import { VARIANTS } from './variants.js';
-
-const { values } = parseArgs({
-  options: {
-    variants: { type: 'string', default: Object.keys(VARIANTS).join(',') },
-    steps: { type: 'string', default: '150' },
-    batch: { type: 'string', default: '32' },
-    lr: { type: 'string', default: '0.002' },
-    'test-size': { type: 'string', default: '2000' },
-    backend: { type: 'string', default: 'wasm' },
-    data: { type: 'string', default: DEFAULT_FASHION_MNIST_DIR },
-    seed: { type: 'string', default: '1' },
-    json: { type: 'boolean', default: false },
-  },
-  allowPositionals: false,
-});
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-async function main() {
-  const names = values.variants.split(',').filter(Boolean);
-  for (const n of names) {
-    if (!(n in VARIANTS))
-      throw new Error(`unknown variant '${n}' (known: ${Object.keys(VARIANTS).join(', ')})`);
-  }
-  registerWasmKernels(); // the WebAssembly kernels behind @swin/nn's fast paths (wasm, cpu)
-  await tf.setBackend(values.backend);
-  await tf.ready();
-  const train = loadFashionMnist('train', values.data);
-  const test = loadFashionMnist('t10k', values.data);
-  const steps = Number(values.steps);
-  const batchSize = Number(values.batch);
+async function run(o: AblationOptions): Promise<void> {
+  await initBackend(o.backend);
+  const train = loadFashionMnist('train', o.data);
+  const test = loadFashionMnist('t10k', o.data);
+  const out = resolve(o.out);
+  mkdirSync(out, { recursive: true });
+  // seed-major: a study stopped early still has the same seeds for every variant
+  const runs = o.seeds.flatMap((seed) => o.variants.map((variant) => ({ variant, seed })));
+  const evalUnits = Math.ceil(Math.min(o.testSize, test.count) / 100);
+  const unitsPerRun = o.steps + evalUnits;
+  const started = new Date();
+  const load0 = loadavg()[0];
   log(
-    `Fashion-MNIST: ${train.count} train / ${test.count} test images; backend ${tf.getBackend()}; ${steps} steps of ${batchSize}`,
+    `ablation: ${runs.length} runs (${o.variants.length} variants x ${o.seeds.length} seeds), ${o.steps} steps of ${o.batch}, ` +
+      `test ${Math.min(o.testSize, test.count)} images, backend ${tf.getBackend()}; writing to ${out}`,
   );
-  const rows = [];
-  for (const name of names) {
-    const config = VARIANTS[name];
-    const model = createBackbone(config);
-    const params = model.numParams();
-    const mmacs = model.macs(32, 32) / 1e6;
-    log(
-      `\n[${name}] ${config.stages.map((s) => s.block.kind).join(' / ')}: ${(params / 1e6).toFixed(3)} M params, ${mmacs.toFixed(1)} MMACs`,
+  const tty = o.progress && process.stderr.isTTY;
+  const bars = tty
+    ? new cliProgress.MultiBar(
+        {
+          stream: process.stderr,
+          clearOnComplete: false,
+          hideCursor: true,
+          etaBuffer: 50,
+          format: '{label} [{bar}] {percentage}% | ETA {eta_formatted} | {info}',
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
+  const overall = bars?.create(runs.length * unitsPerRun, 0, { label: 'overall      ', info: '' });
+  const records: RunRecord[] = [];
+  let best: { acc: number; bytes: Uint8Array; variant: string; seed: number } | null = null;
+  const t0 = performance.now();
+  for (const [i, r] of runs.entries()) {
+    const label = `${i + 1}/${runs.length} ${r.variant} seed ${r.seed}`;
+    const bar = bars?.create(unitsPerRun, 0, {
+      label: `${`run ${i + 1}/${runs.length}`.padEnd(13)}`,
+      info: '',
+    });
+    if (!bars) log(`[${label}] training...`);
+    const base = i * unitsPerRun;
+    const { record, model } = await runOne(
+      { ...r, steps: o.steps, batch: o.batch, lr: o.lr, testSize: o.testSize },
+      train,
+      test,
+      {
+        onStep: (step, loss) => {
+          const info = `${r.variant} s${r.seed} step ${step}/${o.steps} loss ${loss.toFixed(3)}`;
+          bar?.update(step, { info });
+          overall?.update(base + step, {
+            info: `variant ${o.variants.indexOf(r.variant) + 1}/${o.variants.length}`,
+          });
+          if (!bars && step % 100 === 0) log(`  ${info}`);
+        },
+        onEval: (done, total) => {
+          bar?.update(o.steps + Math.ceil(done / 100), {
+            info: `${r.variant} s${r.seed} eval ${done}/${total}`,
+          });
+          overall?.update(base + o.steps + Math.ceil(done / 100));
+        },
+      },
     );
-    const t = await trainModel(model, train, {
-      steps,
-      batchSize,
-      imageSize: 32,
-      learningRate: Number(values.lr),
-      seed: Number(values.seed),
-      logEvery: 50,
-      onLog: (step, loss) => log(`  step ${step}: loss ${loss.toFixed(3)}`),
-    });
-    const e = await evaluate(model, test, {
-      limit: Number(values['test-size']),
-      batchSize: 100,
-      imageSize: 32,
-    });
-    rows.push({
-      variant: name,
-      blocks: config.stages.map((s) => s.block.kind).join('/'),
-      params,
-      mmacs,
-      train_ms_per_step: t.stepMsMedian,
-      eval_ms_per_100: e.forwardMsMedian,
-      loss_first: t.firstLoss,
-      loss_last: t.lastLoss,
-      test_accuracy: e.accuracy,
-    });
-    log(
-      `  loss ${t.firstLoss.toFixed(3)} -> ${t.lastLoss.toFixed(3)}, test accuracy ${(e.accuracy * 100).toFixed(1)}%`,
-    );
+    records.push(record);
+    if (o.saveBest && (!best || record.test_accuracy > best.acc)) {
+      best = {
+        acc: record.test_accuracy,
+        bytes: await saveBackbone(model),
+        variant: r.variant,
+        seed: r.seed,
+      };
+    }
     model.dispose();
+    bar?.stop();
+    if (bars && bar) bars.remove(bar);
+    const msg = `[${label}] loss ${record.loss_first.toFixed(3)} -> ${record.loss_last.toFixed(3)}, test accuracy ${(record.test_accuracy * 100).toFixed(2)}% (${record.train_ms_per_step.toFixed(0)} ms/step)`;
+    if (bars) bars.log(`${msg}\n`);
+    else log(msg);
+    // written after every run: a stopped study keeps what it finished
+    writeResults(out, o, records, started, (performance.now() - t0) / 1000, load0, false);
   }
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(rows)}\n`);
+  bars?.stop();
+  const wall = (performance.now() - t0) / 1000;
+  writeResults(out, o, records, started, wall, load0, true);
+  if (best) {
+    writeFileSync(join(out, 'best-model.safetensors'), best.bytes);
+    writeFileSync(
+      join(out, 'best-model.json'),
+      `${JSON.stringify({ variant: best.variant, seed: best.seed, test_accuracy: best.acc, image_size: VARIANTS[best.variant].imageSize, config: VARIANTS[best.variant].config }, null, 2)}\n`,
+    );
+  }
+  try {
+    await writePlots(out, records);
+  } catch (e) {
+    log(`ablation: plots skipped (${e instanceof Error ? e.message : e})`);
+  }
+  const summary = summarise(records);
+  process.stdout.write(
+    `\nAblation on Fashion-MNIST (${o.steps} steps x ${o.batch}, ${o.seeds.length} seed(s), test ${records[0]?.test_size} images, backend ${tf.getBackend()}, ${wall.toFixed(0)} s):\n\n${markdownTable(summary)}\n\n`,
+  );
+  if (o.json) process.stdout.write(`${JSON.stringify(records)}\n`);
+  process.stdout.write(
+    `Wrote ${join(out, 'results.json')}, results.csv, summary.md${best ? `, best-model.safetensors (${best.variant} seed ${best.seed})` : ''} and plots to ${out}\n`,
+  );
+}
+
+function writeResults(
+  out: string,
+  o: AblationOptions,
+  records: RunRecord[],
+  started: Date,
+  wallSeconds: number,
+  load: number,
+  complete: boolean,
+): void {
+  const meta = {
+    command: `pnpm demo${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    started: started.toISOString(),
+    wall_seconds: Math.round(wallSeconds),
+    load_average_at_start: Math.round(load * 100) / 100,
+    load_average_at_end: Math.round(loadavg()[0] * 100) / 100,
+    complete,
+    backend: tf.getBackend(),
+    node: process.version,
+    options: { ...o, out: undefined },
+    matching: 'parameters: every variant within 10% of the reference swin (MLP ratio adjusted)',
+  };
+  writeFileSync(
+    join(out, 'results.json'),
+    `${JSON.stringify({ meta, summary: summarise(records), records }, null, 1)}\n`,
+  );
+  writeFileSync(join(out, 'results.csv'), toCsv(records));
+  writeFileSync(
+    join(out, 'summary.md'),
+    `# Ablation results\n\nCommand: \`${meta.command}\`, started ${meta.started}, wall time ${meta.wall_seconds} s, ` +
+      `load average ${meta.load_average_at_start} at start / ${meta.load_average_at_end} at end, backend ${meta.backend}.\n` +
+      `Variants matched on parameters (within 10%).\n\n${markdownTable(summarise(records))}\n`,
+  );
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseCli>;
+  try {
+    parsed = parseCli(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`ablation: ${e.message}\nRun with --help for usage.\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  if ('help' in parsed) {
+    process.stdout.write(USAGE);
     return;
   }
-  const header =
-    '| variant | blocks | params | MMACs | train ms/step | eval ms/100 | loss first -> last | test acc |';
-  const lines = [header, '|---|---|---:|---:|---:|---:|---|---:|'];
-  for (const r of rows) {
-    lines.push(
-      `| ${r.variant} | ${r.blocks} | ${(r.params / 1e3).toFixed(1)}k | ${r.mmacs.toFixed(1)} | ${r.train_ms_per_step.toFixed(0)} | ${r.eval_ms_per_100.toFixed(0)} | ${r.loss_first.toFixed(3)} -> ${r.loss_last.toFixed(3)} | ${(r.test_accuracy * 100).toFixed(1)}% |`,
-    );
+  if ('list' in parsed) {
+    for (const v of Object.values(VARIANTS))
+      process.stdout.write(`${v.name.padEnd(22)} ${v.group.padEnd(11)} ${v.description}\n`);
+    return;
   }
-  process.stdout.write(
-    `\nAblation on Fashion-MNIST (${steps} steps x ${batchSize}, backend ${tf.getBackend()}, medians):\n\n${lines.join('\n')}\n`,
-  );
+  await run(parsed);
 }
 
 main().catch((e) => {

@@ -6,9 +6,12 @@ import type { IdxSplit } from './fashion-mnist.js';
 const MEAN = 0.286;
 const STD = 0.353;
 
+/** Side the 28x28 images are zero-padded to (centred) before any resize. */
+export const PADDED_SIZE = 32;
+
 /**
- * Images `idx[i]` of a split as a normalised NHWC batch `[n, size, size, 1]`, zero-padded (centred)
- * from 28x28 to `size` x `size`, and their labels as int32 `[n]`.
+ * Images `idx[i]` of a split as a normalised NHWC batch `[n, size, size, 1]`: zero-padded (centred) from
+ * 28x28 to 32x32, then resized bilinearly when `size` is not 32; and their labels as int32 `[n]`.
  */
 export function makeBatch(
   split: IdxSplit,
@@ -16,13 +19,14 @@ export function makeBatch(
   size: number,
 ): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const { rows, cols } = split;
-  if (size < rows || size < cols)
-    throw new Error(`makeBatch: size ${size} is smaller than the ${rows}x${cols} images`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new Error(`makeBatch: size must be a positive integer, got ${size}`);
+  const P = PADDED_SIZE;
   const n = idx.length;
-  const top = Math.floor((size - rows) / 2);
-  const left = Math.floor((size - cols) / 2);
+  const top = Math.floor((P - rows) / 2);
+  const left = Math.floor((P - cols) / 2);
   const pad = (0 - MEAN) / STD;
-  const data = new Float32Array(n * size * size).fill(pad);
+  const data = new Float32Array(n * P * P).fill(pad);
   const labels = new Int32Array(n);
   for (let b = 0; b < n; b++) {
     const i = idx[b];
@@ -30,11 +34,14 @@ export function makeBatch(
     const src = i * rows * cols;
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
-        data[(b * size + top + r) * size + left + c] = (split.images[src + r * cols + c] / 255 - MEAN) / STD;
+        data[(b * P + top + r) * P + left + c] = (split.images[src + r * cols + c] / 255 - MEAN) / STD;
       }
     }
   }
-  return { x: tf.tensor4d(data, [n, size, size, 1]), y: tf.tensor1d(labels, 'int32') };
+  const y = tf.tensor1d(labels, 'int32');
+  if (size === P) return { x: tf.tensor4d(data, [n, P, P, 1]), y };
+  const x = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(data, [n, P, P, 1]), [size, size], true));
+  return { x, y };
 }
 
 /** Deterministic PRNG (mulberry32) for shuffling. */
@@ -58,12 +65,18 @@ export interface TrainOptions {
   /** Called every `logEvery` steps with the running mean loss. */
   onLog?: (step: number, loss: number) => void;
   logEvery?: number;
+  /** Called after every step (progress bars). */
+  onStep?: (step: number, loss: number) => void;
 }
 
 export interface TrainResult {
   firstLoss: number;
   lastLoss: number;
   stepMsMedian: number;
+  /** Loss of every step, in order. */
+  losses: number[];
+  /** Wall time of the whole training loop (batch building included), ms. */
+  totalMs: number;
 }
 
 function median(xs: number[]): number {
@@ -84,6 +97,7 @@ export async function trainModel(
   const losses: number[] = [];
   const times: number[] = [];
   let window: number[] = [];
+  const tStart = performance.now();
   for (let step = 1; step <= opts.steps; step++) {
     const idx = Array.from({ length: opts.batchSize }, () => Math.floor(random() * train.count));
     const { x, y } = makeBatch(train, idx, opts.imageSize);
@@ -99,6 +113,7 @@ export async function trainModel(
     if (!Number.isFinite(value)) throw new Error(`training diverged at step ${step} (loss ${value})`);
     losses.push(value);
     window.push(value);
+    opts.onStep?.(step, value);
     if (opts.onLog && step % (opts.logEvery ?? 50) === 0) {
       opts.onLog(step, window.reduce((a, b) => a + b, 0) / window.length);
       window = [];
@@ -112,6 +127,8 @@ export async function trainModel(
     firstLoss: mean(losses.slice(0, k)),
     lastLoss: mean(losses.slice(-k)),
     stepMsMedian: median(times.slice(Math.min(3, times.length - 1))),
+    losses,
+    totalMs: performance.now() - tStart,
   };
 }
 
@@ -119,8 +136,13 @@ export async function trainModel(
 export async function evaluate(
   model: VisionModel,
   test: IdxSplit,
-  opts: { limit: number; batchSize: number; imageSize: number },
-): Promise<{ accuracy: number; forwardMsMedian: number }> {
+  opts: {
+    limit: number;
+    batchSize: number;
+    imageSize: number;
+    onBatch?: (done: number, total: number) => void;
+  },
+): Promise<{ accuracy: number; forwardMsMedian: number; count: number }> {
   const n = Math.min(opts.limit, test.count);
   let correct = 0;
   const times: number[] = [];
@@ -133,6 +155,7 @@ export async function evaluate(
     times.push(performance.now() - t0);
     for (let i = 0; i < p.length; i++) if (p[i] === t[i]) correct++;
     tf.dispose([x, y, pred]);
+    opts.onBatch?.(Math.min(start + opts.batchSize, n), n);
   }
-  return { accuracy: correct / n, forwardMsMedian: median(times) };
+  return { accuracy: correct / n, forwardMsMedian: median(times), count: n };
 }

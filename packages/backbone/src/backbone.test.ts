@@ -163,6 +163,41 @@ describe('hybrid configs (no weights)', () => {
   );
 });
 
+describe('swin relativePositionBias: false', () => {
+  it('drops every bias table, counts match the built model, and non-booleans are rejected', async () => {
+    await useBackend('cpu');
+    const cfg = (rpb: unknown): BackboneConfig =>
+      ({
+        name: 'swin-norpb',
+        imgSize: 16,
+        inChans: 1,
+        numClasses: 3,
+        stages: [
+          {
+            dim: 8,
+            depth: 2,
+            downsample: { kind: 'patch_embed', patchSize: 2 },
+            block: { kind: 'swin', numHeads: 2, windowSize: 4, relativePositionBias: rpb },
+          },
+        ],
+      }) as BackboneConfig;
+    const withBias = createBackbone(cfg(true));
+    const without = createBackbone(cfg(false));
+    try {
+      expect(without.numParams()).toBe(backboneParamCount(cfg(false)));
+      expect(withBias.numParams() - without.numParams()).toBe(2 * 7 * 7 * 2);
+      expect(without.namedParameters().some(([k]) => k.includes('relative_position'))).toBe(false);
+      const y = without.forward(tf.zeros([1, 16, 16, 1]) as tf.Tensor4D);
+      expect(y.shape).toEqual([1, 3]);
+      y.dispose();
+    } finally {
+      withBias.dispose();
+      without.dispose();
+    }
+    expect(() => createBackbone(cfg('no'))).toThrow(/relativePositionBias must be a boolean/);
+  });
+});
+
 describe.each(NODE_BACKENDS)('hybrid backbones on %s', (backend) => {
   it.each(HYBRIDS)('%s: per-stage NHWC features at odd sizes, logits, no leaks', async (_n, cfg, sizes) => {
     await useBackend(backend);

@@ -57,6 +57,8 @@ export type BlockConfig =
       mlpRatio?: number;
       qkvBias?: boolean;
       qkScale?: number | null;
+      /** Learnable relative position bias (default true; false: an ablation without it). */
+      relativePositionBias?: boolean;
     }
   /** Swin-MLP (`@swin/swin-mlp`): per-head spatial MLP in (zero-padding-)shifted windows. */
   | { kind: 'swin_mlp'; numHeads: number; windowSize: number; shift?: boolean; mlpRatio?: number }

@@ -202,15 +202,24 @@ function swinShift(s: { shift?: boolean; windowSize: number }, index: number): n
 
 const swin: BlockKindSpec = {
   kind: 'swin',
-  options: ['numHeads', 'windowSize', 'shift', 'mlpRatio', 'qkvBias', 'qkScale'],
+  options: ['numHeads', 'windowSize', 'shift', 'mlpRatio', 'qkvBias', 'qkScale', 'relativePositionBias'],
   required: ['numHeads', 'windowSize'],
   defaultNormEps: 1e-5,
-  resolve: (c) => ({ shift: true, mlpRatio: 4, qkvBias: true, qkScale: null, ...(c as Of<'swin'>) }),
+  resolve: (c) => ({
+    shift: true,
+    mlpRatio: 4,
+    qkvBias: true,
+    qkScale: null,
+    relativePositionBias: true,
+    ...(c as Of<'swin'>),
+  }),
   validate(c, dim, where) {
     const s = c as Of<'swin'>;
     checkHeads(where, dim, s.numHeads);
     checkPosInt(where, 'windowSize', s.windowSize);
     if (typeof s.shift !== 'boolean') fail(where, `shift must be a boolean, got ${JSON.stringify(s.shift)}`);
+    if (typeof s.relativePositionBias !== 'boolean')
+      fail(where, `relativePositionBias must be a boolean, got ${JSON.stringify(s.relativePositionBias)}`);
     checkCommon(s, dim, where);
   },
   checkMap() {},
@@ -223,6 +232,7 @@ const swin: BlockKindSpec = {
       mlpRatio: s.mlpRatio,
       qkvBias: s.qkvBias,
       qkScale: s.qkScale,
+      relativePositionBias: s.relativePositionBias,
       drop: ctx.drop,
       attnDrop: ctx.attnDrop,
       dropPath: ctx.dropPath,
@@ -239,7 +249,7 @@ const swin: BlockKindSpec = {
     const [ws] = effectiveWindow(res, s.windowSize, 0);
     return (
       4 * dim +
-      (2 * ws - 1) * (2 * ws - 1) * s.numHeads +
+      (s.relativePositionBias ? (2 * ws - 1) * (2 * ws - 1) * s.numHeads : 0) +
       linearParams(dim, 3 * dim, s.qkvBias) +
       linearParams(dim, dim) +
       mlpParams(dim, hiddenOf(dim, s.mlpRatio as number))

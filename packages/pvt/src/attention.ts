@@ -8,6 +8,7 @@ import {
   LayerNorm,
   Linear,
   Module,
+  normal,
   SwinConfigError,
   SwinInputError,
   smallBatchMatMul,
@@ -88,7 +89,7 @@ export interface SRAttentionOptions {
 export function initConvV2(conv: Conv2d, groups = 1): void {
   const fanOut = (conv.kernel[0] * conv.kernel[1] * conv.outChannels) / groups;
   tf.tidy(() => {
-    conv.weight.assign(tf.randomNormal(conv.weight.shape, 0, Math.sqrt(2 / fanOut)));
+    conv.weight.assign(normal(Math.sqrt(2 / fanOut))(conv.weight.shape));
     conv.bias?.assign(tf.zerosLike(conv.bias));
   });
 }

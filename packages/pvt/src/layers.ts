@@ -9,6 +9,7 @@ import {
   LayerNorm,
   Linear,
   Module,
+  normal,
   SwinInputError,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
@@ -119,7 +120,7 @@ export class DWConv extends Module {
     this.dwconv = this.child('dwconv', new DepthwiseConv2d(dim, 3, 1));
     // v2 init: N(0, sqrt(2 / fan_out)), fan_out = 3 * 3 * C / groups = 9.
     tf.tidy(() => {
-      this.dwconv.weight.assign(tf.randomNormal(this.dwconv.weight.shape, 0, Math.sqrt(2 / 9)));
+      this.dwconv.weight.assign(normal(Math.sqrt(2 / 9))(this.dwconv.weight.shape));
       this.dwconv.bias?.assign(tf.zerosLike(this.dwconv.bias));
     });
   }

@@ -1,4 +1,4 @@
-import { type Conv2d, DepthwiseConv2d } from '@swin/nn';
+import { type Conv2d, DepthwiseConv2d, normal } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -15,7 +15,7 @@ export function officialConvInit(conv: Conv2d | DepthwiseConv2d): void {
   }
   const std = Math.sqrt(2 / fanOut);
   tf.tidy(() => {
-    conv.weight.assign(tf.randomNormal(conv.weight.shape, 0, std));
+    conv.weight.assign(normal(std)(conv.weight.shape));
     if (conv.bias) conv.bias.assign(tf.zerosLike(conv.bias));
   });
 }

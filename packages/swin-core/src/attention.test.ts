@@ -96,7 +96,7 @@ describe.each(NODE_BACKENDS)('WindowAttention on %s', (backend) => {
     expect(tf.memory().numTensors).toBe(count + 1);
     expect(maxDiff(y1.dataSync(), y2.dataSync()).abs).toBe(0);
     // a new table value (an optimizer step, a checkpoint load) must be picked up
-    const table = m.relativePositionBiasTable;
+    const table = m.relativePositionBiasTable as tf.Variable;
     table.assign(tf.tidy(() => tf.add(table, tf.randomNormal(table.shape, 0, 1, 'float32', 5))));
     const y3 = m.forward(x);
     const s = stateArrays(m);
@@ -126,6 +126,51 @@ describe.each(NODE_BACKENDS)('WindowAttention on %s', (backend) => {
     tf.dispose([y1, y2, y3, g.value, ...Object.values(g.grads)]);
     await expectNoLeak(() => m.forward(x), 'WindowAttention.forward (cached bias)');
     expect(clearWindowAttentionCache()).toBe(1);
+    m.dispose();
+    x.dispose();
+  });
+
+  it('relativePositionBias: false drops the table and equals attention with a zero bias', async () => {
+    await useBackend(backend);
+    const m = new WindowAttention(8, [2, 2], 2, { relativePositionBias: false });
+    expect(m.relativePositionBiasTable).toBeNull();
+    expect(m.namedParameters().map(([k]) => k)).toEqual([
+      'qkv.weight',
+      'qkv.bias',
+      'proj.weight',
+      'proj.bias',
+    ]);
+    const sd = m.stateDict();
+    expect(Object.keys(sd)).not.toContain('relative_position_index');
+    tf.dispose(Object.values(sd));
+    expect(() => m.relativePositionBias()).toThrow(/relativePositionBias: false/);
+    randomizeParams(m, 0.4, 3);
+    const x = tf.randomNormal([3, 4, 8], 0, 1, 'float32', 4) as tf.Tensor3D;
+    const y = m.forward(x);
+    const s = stateArrays(m);
+    const ref = refWindowAttention(
+      x.dataSync(),
+      3,
+      2,
+      2,
+      8,
+      2,
+      {
+        qkvW: s['qkv.weight'],
+        qkvB: s['qkv.bias'],
+        table: new Float32Array(9 * 2),
+        projW: s['proj.weight'],
+        projB: s['proj.bias'],
+      },
+      null,
+      1,
+      m.scale,
+    );
+    expect(maxDiff(y.dataSync(), ref).abs).toBeLessThan(1e-5);
+    const g = tf.variableGrads(() => tf.sum(tf.square(m.forward(x))) as tf.Scalar, m.trainableVariables());
+    expect(Object.keys(g.grads)).toHaveLength(4);
+    tf.dispose([y, g.value, ...Object.values(g.grads)]);
+    await expectNoLeak(() => m.forward(x), 'WindowAttention.forward (no bias)');
     m.dispose();
     x.dispose();
   });

@@ -20,6 +20,8 @@ export interface SwinBlockOptions {
   mlpRatio?: number;
   qkvBias?: boolean;
   qkScale?: number | null;
+  /** Relative position bias in the attention (default true; false is an ablation, see WindowAttention). */
+  relativePositionBias?: boolean;
   /** Dropout after attention proj and in the MLP (training only). Default 0. */
   drop?: number;
   attnDrop?: number;
@@ -106,6 +108,7 @@ export class SwinTransformerBlock extends Module implements FeatureBlock {
       new WindowAttention(dim, [ws, ws], numHeads, {
         qkvBias: opts.qkvBias,
         qkScale: opts.qkScale,
+        relativePositionBias: opts.relativePositionBias,
         attnDrop: opts.attnDrop,
         projDrop: drop,
       }),

@@ -23,6 +23,11 @@ export interface WindowAttentionOptions {
   attnDrop?: number;
   /** Dropout after `proj` (training only). Default 0. */
   projDrop?: number;
+  /**
+   * Learnable relative position bias (the official design). Default true; false (an ablation, not an
+   * official model) drops the table and its index buffer: attention is then position-blind inside a window.
+   */
+  relativePositionBias?: boolean;
 }
 
 /**
@@ -38,7 +43,8 @@ export interface WindowAttentionOptions {
  * then bias, then mask, softmax over keys, `@ v`, `proj`.
  */
 export class WindowAttention extends Module {
-  readonly relativePositionBiasTable: tf.Variable;
+  /** `null` when built with `relativePositionBias: false`. */
+  readonly relativePositionBiasTable: tf.Variable | null;
   readonly qkv: Linear;
   readonly proj: Linear;
   readonly attnDrop: Dropout;
@@ -62,12 +68,16 @@ export class WindowAttention extends Module {
     if (dim % numHeads !== 0) fail(fn, `dim=${dim} is not divisible by numHeads=${numHeads}`);
     this.headDim = dim / numHeads;
     this.scale = opts.qkScale || this.headDim ** -0.5;
-    this.relativePositionBiasTable = this.param(
-      'relative_position_bias_table',
-      [(2 * wh - 1) * (2 * ww - 1), numHeads],
-      truncNormal(0.02),
-    );
-    this.buffer('relative_position_index', { compute: () => relativePositionIndex(wh, ww) });
+    if (opts.relativePositionBias ?? true) {
+      this.relativePositionBiasTable = this.param(
+        'relative_position_bias_table',
+        [(2 * wh - 1) * (2 * ww - 1), numHeads],
+        truncNormal(0.02),
+      );
+      this.buffer('relative_position_index', { compute: () => relativePositionIndex(wh, ww) });
+    } else {
+      this.relativePositionBiasTable = null;
+    }
     this.qkv = this.child('qkv', new Linear(dim, 3 * dim, { bias: opts.qkvBias ?? true }));
     this.attnDrop = this.child('attn_drop', new Dropout(opts.attnDrop ?? 0));
     this.proj = this.child('proj', new Linear(dim, dim));
@@ -83,8 +93,14 @@ export class WindowAttention extends Module {
    * The relative position bias `[numHeads, N, N]` gathered from the (learnable) table (a new tensor,
    * the caller owns it). The forward pass keeps one between inference passes (see
    * {@link clearWindowAttentionCache}); while gradients are recorded it gathers it afresh.
+   * @throws when built with `relativePositionBias: false`.
    */
   relativePositionBias(): tf.Tensor3D {
+    if (!this.relativePositionBiasTable)
+      fail(
+        'WindowAttention.relativePositionBias',
+        'this attention was built with relativePositionBias: false',
+      );
     return relativePositionBias(this.relativePositionBiasTable, this.window);
   }
 
@@ -143,11 +159,12 @@ export class WindowAttention extends Module {
   private attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor3D | null): tf.Tensor3D {
     const nH = this.numHeads;
     // [nH, N, N]; without a gradient tape, computed once per table value
-    const bias = recordingGradients()
-      ? this.relativePositionBias()
-      : (this.biasCache.get([this.relativePositionBiasTable], () => [
-          this.relativePositionBias(),
-        ])[0] as tf.Tensor3D);
+    const table = this.relativePositionBiasTable;
+    const bias = !table
+      ? null
+      : recordingGradients()
+        ? this.relativePositionBias()
+        : (this.biasCache.get([table], () => [this.relativePositionBias()])[0] as tf.Tensor3D);
     if (!(this.training && this.attnDrop.p > 0)) {
       return attentionCore(q, k, v, { bias, mask, numHeads: nH, scale: this.scale });
     }
@@ -155,7 +172,8 @@ export class WindowAttention extends Module {
     const G = q.shape[0];
     const Bn = G / nH;
     let attn: tf.Tensor = matMul(tf.mul(q, this.scale) as tf.Tensor3D, tf.transpose(k, [0, 2, 1]));
-    attn = tf.add(tf.reshape(attn, [Bn, nH, N, N]), bias);
+    attn = tf.reshape(attn, [Bn, nH, N, N]);
+    if (bias) attn = tf.add(attn, bias);
     if (mask) {
       const nW = mask.shape[0];
       attn = tf.add(tf.reshape(attn, [Bn / nW, nW, nH, N, N]), tf.reshape(mask, [1, nW, 1, N, N]));
