@@ -244,6 +244,16 @@ describe.runIf(existsSync(CHROMIUM))('docs site in headless Chromium', () => {
         .poll(async () => (await status.textContent()) ?? '', { timeout: 240_000, interval: 500 })
         .toMatch(/^(done|error)/);
       expect(await status.textContent()).toMatch(/^done: 2 run\(s\)/);
+      // served cross-origin isolated: the worker ran tfjs-wasm's threaded build with half the cores, at least 2
+      // (setWasmThreads; tfjs alone sizes its pool to 1 thread on a 2-core machine), and the status says so
+      const [isolated, cores] = await tab.evaluate(() => [
+        self.crossOriginIsolated,
+        navigator.hardwareConcurrency,
+      ]);
+      expect(isolated).toBe(true);
+      const threads = Math.min(4, Math.max(2, Math.floor(Number(cores) / 2)));
+      expect(await status.getAttribute('data-threads')).toBe(String(threads));
+      expect(await status.textContent()).toMatch(new RegExp(` on wasm, ${threads} threads$`));
       const rows = tab.locator('[data-testid="ablation-row"]');
       expect(await rows.count()).toBe(2);
       for (const acc of await tab.locator('td[data-accuracy]').all()) {

@@ -1,17 +1,14 @@
 /**
- * Loads a model saved by the ablation (best-model.safetensors: weights + backbone config in its metadata)
- * and classifies Fashion-MNIST test images with it:
- *   tsx --conditions=@swin/source apps/ablation/src/classify.ts <dir or .safetensors> [--count N] [--from I] [--data DIR]
- * Prints one line per image (true class, predicted class, probability) and the accuracy.
+ * Runs a model saved by the ablation on Fashion-MNIST test images with the ablation's own transform:
+ *   pnpm --filter @swin/ablation classify <run dir | best-model dir | .safetensors> [--count N] [--from I]
+ *     [--data DIR] [--backend wasm|cpu] [--png DIR]
+ * Prints one line per image (true class, predicted class, probability) and the accuracy; `--png DIR` also
+ * writes those test images as PNG files, to compare with `pnpm swin classify --weights <run>/best-model DIR/*.png`.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadBackbone } from '@swin/backbone';
-import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, loadFashionMnist } from './fashion-mnist.js';
+import { loadBestModel, predictTestImages, writeTestPngs } from './predict.js';
 import { initBackend } from './study.js';
-import { makeBatch } from './train.js';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -20,6 +17,7 @@ async function main(): Promise<void> {
       from: { type: 'string', default: '0' },
       data: { type: 'string', default: DEFAULT_FASHION_MNIST_DIR },
       backend: { type: 'string', default: 'wasm' },
+      png: { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -30,31 +28,23 @@ async function main(): Promise<void> {
   if (!Number.isInteger(from) || from < 0 || from + count > 10000)
     throw new Error(`--from must be 0..${10000 - count}, got '${values.from}'`);
   const target = positionals[0];
-  if (!target) throw new Error('give the output folder of a run (or its best-model.safetensors)');
-  const file =
-    existsSync(target) && statSync(target).isDirectory() ? join(target, 'best-model.safetensors') : target;
-  if (!existsSync(file)) throw new Error(`no model at ${file}`);
+  if (!target)
+    throw new Error('give the output folder of a run (or its best-model folder or a .safetensors)');
   await initBackend(values.backend);
-  const model = loadBackbone(readFileSync(file));
-  const size = Array.isArray(model.config.imgSize) ? model.config.imgSize[0] : model.config.imgSize;
+  const { model, imageSize } = loadBestModel(target);
   const test = loadFashionMnist('t10k', values.data);
   const idx = Array.from({ length: count }, (_, i) => from + i);
-  let correct = 0;
-  for (let s = 0; s < idx.length; s += 100) {
-    const { x, y } = makeBatch(test, idx.slice(s, s + 100), size);
-    const probs = tf.tidy(() => tf.softmax(model.forward(x)));
-    const [p, t] = [(await probs.array()) as number[][], await y.data()];
-    tf.dispose([x, y, probs]);
-    p.forEach((row, i) => {
-      const k = row.indexOf(Math.max(...row));
-      if (k === t[i]) correct++;
-      if (count <= 50)
-        process.stdout.write(
-          `#${idx[s + i]}: ${FASHION_MNIST_CLASSES[t[i]].padEnd(11)} -> ${FASHION_MNIST_CLASSES[k].padEnd(11)} (${(row[k] * 100).toFixed(1)}%)\n`,
-        );
-    });
-  }
+  const files = values.png ? writeTestPngs(test, idx, values.png) : null;
+  const preds = await predictTestImages(model, test, idx, imageSize);
   model.dispose();
+  let correct = 0;
+  preds.forEach((p, i) => {
+    if (p.index === p.label) correct++;
+    if (count <= 50)
+      process.stdout.write(
+        `#${p.image}: ${FASHION_MNIST_CLASSES[p.label].padEnd(11)} -> ${FASHION_MNIST_CLASSES[p.index].padEnd(11)} (${(p.probability * 100).toFixed(2)}%)${files ? `  ${files[i]}` : ''}\n`,
+      );
+  });
   process.stdout.write(
     `${model.config.name}: ${correct}/${count} correct (${((correct / count) * 100).toFixed(1)}%)\n`,
   );

@@ -9,10 +9,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { saveBackbone } from '@swin/backbone';
 import * as tf from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { type AblationOptions, parseCli, USAGE, UsageError } from './args.js';
+import { BEST_MODEL_DIR, bestModelFiles, writeFolder } from './best-model.js';
 import { loadFashionMnist } from './fashion-mnist.js';
 import { writePlots } from './plots.js';
 import { markdownTable, type RunRecord, summarise, toCsv } from './report.js';
@@ -52,7 +52,12 @@ async function run(o: AblationOptions): Promise<void> {
     : null;
   const overall = bars?.create(runs.length * unitsPerRun, 0, { label: 'overall      ', info: '' });
   const records: RunRecord[] = [];
-  let best: { acc: number; bytes: Uint8Array; variant: string; seed: number } | null = null;
+  let best: {
+    acc: number;
+    files: Record<string, string | Uint8Array>;
+    variant: string;
+    seed: number;
+  } | null = null;
   const t0 = performance.now();
   for (const [i, r] of runs.entries()) {
     const label = `${i + 1}/${runs.length} ${r.variant} seed ${r.seed}`;
@@ -87,7 +92,15 @@ async function run(o: AblationOptions): Promise<void> {
     if (o.saveBest && (!best || record.test_accuracy > best.acc)) {
       best = {
         acc: record.test_accuracy,
-        bytes: await saveBackbone(model),
+        files: await bestModelFiles(model, VARIANTS[r.variant].imageSize, {
+          variant: r.variant,
+          seed: r.seed,
+          steps: o.steps,
+          batch: o.batch,
+          lr: o.lr,
+          test_accuracy: record.test_accuracy,
+          test_size: record.test_size,
+        }),
         variant: r.variant,
         seed: r.seed,
       };
@@ -104,13 +117,8 @@ async function run(o: AblationOptions): Promise<void> {
   bars?.stop();
   const wall = (performance.now() - t0) / 1000;
   writeResults(out, o, records, started, wall, load0, true);
-  if (best) {
-    writeFileSync(join(out, 'best-model.safetensors'), best.bytes);
-    writeFileSync(
-      join(out, 'best-model.json'),
-      `${JSON.stringify({ variant: best.variant, seed: best.seed, test_accuracy: best.acc, image_size: VARIANTS[best.variant].imageSize, config: VARIANTS[best.variant].config }, null, 2)}\n`,
-    );
-  }
+  // a hub folder: `swin classify --weights <out>/best-model IMAGE...` and loadPretrained(null, ...) read it
+  if (best) writeFolder(join(out, BEST_MODEL_DIR), best.files);
   try {
     await writePlots(out, records);
   } catch (e) {
@@ -122,7 +130,7 @@ async function run(o: AblationOptions): Promise<void> {
   );
   if (o.json) process.stdout.write(`${JSON.stringify(records)}\n`);
   process.stdout.write(
-    `Wrote ${join(out, 'results.json')}, results.csv, summary.md${best ? `, best-model.safetensors (${best.variant} seed ${best.seed})` : ''} and plots to ${out}\n`,
+    `Wrote ${join(out, 'results.json')}, results.csv, summary.md${best ? `, ${BEST_MODEL_DIR}/ (${best.variant} seed ${best.seed}: config.json + model.safetensors)` : ''} and plots to ${out}\n`,
   );
 }
 

@@ -3,8 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { IdxSplit } from './fashion-mnist.js';
 
 /** Fashion-MNIST pixel statistics (train split). */
-const MEAN = 0.286;
-const STD = 0.353;
+export const MEAN = 0.286;
+export const STD = 0.353;
 
 /** Side the 28x28 images are zero-padded to (centred) before any resize. */
 export const PADDED_SIZE = 32;

@@ -17,6 +17,7 @@ Examples:
   swin inspect swin_tiny_patch4_window7_224.pth
   swin convert pvt_v2_b0.pth pvt_v2_b0.safetensors
   swin classify --model swin_tiny_patch4_window7_224 --weights swin_tiny_patch4_window7_224.pth cat.jpg
+  swin classify --weights ablation-results/<run>/best-model shoe.png   (a model trained by pnpm demo)
   swin features --model pvt_v2_b0 --weights pvt_v2_b0.pth cat.jpg --out features.safetensors
   swin list swin_base`;
 
@@ -28,7 +29,7 @@ function weightsOptions(cmd: Command): Command {
     )
     .option(
       '-w, --weights <file|url|dir>',
-      'checkpoint: .pth/.pt/.bin/.ckpt/.safetensors file, http(s) URL, or hub folder (default: the published weights of --model)',
+      "checkpoint: .pth/.pt/.bin/.ckpt/.safetensors file, http(s) URL, or hub folder: timm config.json, or a @swin/backbone one such as the ablation's best-model/ (default: the published weights of --model)",
     )
     .option(
       '--wrapper <key>',
@@ -82,7 +83,9 @@ export function createProgram(): Command {
   weightsOptions(
     program
       .command('classify')
-      .description('top-k ImageNet classes of images (timm evaluation preprocessing of the model)')
+      .description(
+        "top-k classes of images (the weights' evaluation preprocessing: timm's, or a backbone folder's grayscale/letterbox)",
+      )
       .argument('<images...>', 'PNG or JPEG files'),
   )
     .option('-k, --top <k>', 'how many classes per image', parseIntIn(1, 100000), 5)

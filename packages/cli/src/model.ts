@@ -1,9 +1,8 @@
 /**
  * Model loading shared by `classify` and `features`: a name and/or weights (file, URL, hub folder) through
- * `@swin/models`' `loadPretrained`, with progress on stderr, and the model's timm evaluation transform.
+ * `@swin/models`' `loadPretrained`, with progress on stderr.
  */
-import { defaultWeights, loadPretrained, type PretrainedCfg } from '@swin/models';
-import type { EvalTransformConfig } from '@swin/preprocess';
+import { defaultWeights, loadPretrained } from '@swin/models';
 import { isUrl } from './args.js';
 import { oneLine, UsageError } from './errors.js';
 import { createProgress } from './progress.js';
@@ -17,17 +16,6 @@ export interface ModelOptions {
   strict?: boolean;
   backend: string;
   quiet?: boolean;
-}
-
-/** The evaluation transform of a pretrained config (timm `resolve_data_config` + `create_transform`). */
-export function evalConfigOf(cfg: PretrainedCfg): EvalTransformConfig {
-  return {
-    inputSize: [cfg.inputSize[1], cfg.inputSize[2]],
-    cropPct: cfg.cropPct,
-    interpolation: cfg.interpolation,
-    mean: cfg.mean,
-    std: cfg.std,
-  };
 }
 
 /** Initialises the backend, then loads the model (the caller disposes `model`). */

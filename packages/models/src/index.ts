@@ -5,6 +5,14 @@
  * @packageDocumentation
  */
 export {
+  BACKBONE_ARCHITECTURE,
+  type BackboneHubSpec,
+  backboneHubConfig,
+  backboneHubFiles,
+  backboneHubSpec,
+  isBackboneHubConfig,
+} from './backbone-hub.js';
+export {
   buildFromConfig,
   countParams,
   createModel,
@@ -59,5 +67,6 @@ export {
   UnknownModelError,
 } from './registry.js';
 export { labelsFor, type Prediction, type TopKOptions, topK } from './topk.js';
+export { isTimmTransform, transformImage } from './transform.js';
 export { type LoadWeightsOptions, loadWeights, type WeightsReport } from './weights.js';
 export { configFromYacs, isSwinYacsConfig, type PlainValue, toPlain, type YacsModel } from './yacs.js';

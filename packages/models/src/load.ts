@@ -4,6 +4,7 @@
  * pickles, restricted unpickler: nothing in the file is ever executed). Without a name, the architecture comes
  * from the weights: the yacs config of an official Swin training checkpoint, or a hub folder's `config.json`.
  */
+import type { HybridBackbone } from '@swin/backbone';
 import {
   type Checkpoint,
   type CheckpointSource,
@@ -11,7 +12,9 @@ import {
   loadBytes,
   readCheckpoint,
 } from '@swin/io';
+import { stripWrapperPrefix } from '@swin/swin-core';
 import type * as tf from '@tensorflow/tfjs-core';
+import { backboneHubSpec, isBackboneHubConfig } from './backbone-hub.js';
 import {
   buildFromConfig,
   createResolved,
@@ -53,7 +56,8 @@ export interface LoadedModel {
   model: RegistryModel;
   /** Registry name of the architecture, or `MODEL.NAME` of a yacs config, or null. */
   name: string | null;
-  family: ModelFamily;
+  /** The model family; `'backbone'` for a `@swin/backbone` hub folder (`"architecture": "backbone"`). */
+  family: ModelFamily | 'backbone';
   /** Evaluation settings of the weights (registry tag, hub `pretrained_cfg`, or the yacs `DATA`/`TEST` fields). */
   pretrainedCfg: PretrainedCfg;
   /** Keys loaded, missing, unexpected, mismatched; layout and stripped prefix. */
@@ -255,12 +259,16 @@ export async function loadPretrained(
   const hub = await hubLocation(opts.weights);
   let model: RegistryModel;
   let pretrainedCfg: PretrainedCfg;
-  let family: ModelFamily;
+  let family: ModelFamily | 'backbone';
   let archName: string | null;
   let from: LoadedModel['architectureFrom'];
   let read: ReadWeights;
+  const hubJson = hub ? await readJson(where(hub, 'config.json'), 'hub config.json') : null;
+  if (hub && isBackboneHubConfig(hubJson)) {
+    return loadBackboneHub(hub, hubJson, name, opts);
+  }
   if (hub) {
-    const spec = hubModelSpec(await readJson(where(hub, 'config.json'), 'hub config.json'), {
+    const spec = hubModelSpec(hubJson, {
       onNote: opts.warn ?? (() => {}),
     });
     if (named && named.name !== spec.resolved.name) {
@@ -350,6 +358,60 @@ export async function loadPretrained(
     };
   } catch (e) {
     model.dispose();
+    throw e;
+  } finally {
+    disposeAll(read.tensors);
+  }
+}
+
+/**
+ * A `@swin/backbone` hub folder (`"architecture": "backbone"`, see `backboneHubSpec`): the backbone from
+ * `model_args`, its own keys loaded strictly (unless `strict: false`) from the folder's weights.
+ */
+async function loadBackboneHub(
+  hub: HubLocation,
+  json: unknown,
+  name: string | null,
+  opts: LoadPretrainedOptions,
+): Promise<LoadedModel> {
+  if (name) {
+    throw new Error(
+      `loadPretrained: the folder holds a @swin/backbone model (architecture 'backbone'), not the registry model '${name}'; load it without a name`,
+    );
+  }
+  if (opts.overrides)
+    throw new Error('loadPretrained: overrides are not supported for @swin/backbone folders');
+  const spec = backboneHubSpec(json);
+  const file = await hubWeightFile(hub);
+  if (file.endsWith('.index.json'))
+    throw new Error(`loadPretrained: a @swin/backbone folder has no shards (${file})`);
+  const read = await readWeights([{ src: where(hub, file), label: file }], opts);
+  let model: HybridBackbone | null = null;
+  try {
+    model = spec.build();
+    const { tensors: sd, prefix } = stripWrapperPrefix(read.tensors);
+    const r = model.loadStateDict(sd, { strict: opts.strict ?? true });
+    attachPretrainedCfg(model, spec.pretrainedCfg);
+    const first = read.ckpts[0];
+    return {
+      model,
+      name: spec.config.name ?? null,
+      family: 'backbone',
+      pretrainedCfg: spec.pretrainedCfg,
+      report: {
+        ...r,
+        layout: 'official',
+        strippedPrefix: prefix,
+        resizedTables: [],
+        format: first.format,
+        wrapper: first.wrapper,
+        files: read.files,
+      },
+      refusedGlobals: [...new Set(read.ckpts.flatMap((c) => c.refusedGlobals))],
+      architectureFrom: 'hub',
+    };
+  } catch (e) {
+    model?.dispose();
     throw e;
   } finally {
     disposeAll(read.tensors);

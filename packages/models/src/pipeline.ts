@@ -3,12 +3,13 @@
  * weights' pretrained config (`@swin/preprocess`: PIL-exact resize, centre crop, normalisation).
  */
 import type { FeatureInfo } from '@swin/nn';
-import { evalTransform, loadImage, type RGBImage } from '@swin/preprocess';
+import { loadImage, type RGBImage } from '@swin/preprocess';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RegistryModel } from './create.js';
 import { type LoadPretrainedOptions, loadPretrained } from './load.js';
 import { type PretrainedCfg, pretrainedCfgOf } from './pretrained.js';
 import { labelsFor, type Prediction, topK } from './topk.js';
+import { transformImage } from './transform.js';
 
 /** Anything `@swin/preprocess`'s `loadImage` takes, or an already decoded RGB image. */
 export type ImageInput = Parameters<typeof loadImage>[0] | RGBImage;
@@ -25,16 +26,14 @@ function isRGBImage(v: unknown): v is RGBImage {
   );
 }
 
-/** Decodes `image` (unless it already is an {@link RGBImage}) and applies the eval transform of `cfg`: `[1, S, S, 3]`. */
+/**
+ * Decodes `image` (unless it already is an {@link RGBImage}) and applies the eval transform of `cfg`
+ * (`transformImage`: timm's for RGB weights; grayscale and the letterbox for `inputSize[0] === 1` / `cfg.pad`):
+ * `[1, H, W, inputSize[0]]`.
+ */
 export async function preprocessImage(image: ImageInput, cfg: PretrainedCfg): Promise<tf.Tensor4D> {
   const img = isRGBImage(image) ? image : await loadImage(image as Parameters<typeof loadImage>[0]);
-  return evalTransform(img, {
-    inputSize: [cfg.inputSize[1], cfg.inputSize[2]],
-    cropPct: cfg.cropPct,
-    interpolation: cfg.interpolation,
-    mean: cfg.mean,
-    std: cfg.std,
-  });
+  return transformImage(img, cfg);
 }
 
 /** An image-classification pipeline: call it on an image; `dispose()` frees the model. */

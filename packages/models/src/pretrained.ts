@@ -14,19 +14,21 @@ export type Interpolation = 'bicubic' | 'bilinear' | 'nearest';
 /**
  * The evaluation recipe of one set of weights, like timm's `pretrained_cfg`. The image is resized so that its
  * shorter side is `floor(inputSize[1] / cropPct)` with `interpolation`, centre-cropped to `inputSize[1] x
- * inputSize[2]`, scaled to [0, 1] and normalised with `mean` / `std`.
+ * inputSize[2]`, scaled to [0, 1] and normalised with `mean` / `std`. Two extensions for models trained
+ * here (e.g. the ablation's Fashion-MNIST backbones, see `preprocessImage`): `inputSize[0] === 1` (grayscale
+ * input, PIL's `L` conversion) and {@link PretrainedCfg.pad} (a letterbox before the network's resize).
  */
 export interface PretrainedCfg {
-  /** `[channels, height, width]` of the network input (timm `input_size`). */
-  inputSize: [3, number, number];
+  /** `[channels, height, width]` of the network input (timm `input_size`); 3 = RGB, 1 = grayscale. */
+  inputSize: [1 | 3, number, number];
   /** Fraction of the resized image kept by the centre crop (timm `crop_pct`). */
   cropPct: number;
   /** Filter of the resize. */
   interpolation: Interpolation;
-  /** Per-channel mean subtracted after scaling to [0, 1]. */
-  mean: [number, number, number];
-  /** Per-channel standard deviation divided by after subtracting the mean. */
-  std: [number, number, number];
+  /** Per-channel mean subtracted after scaling to [0, 1] (one per input channel: 3 for RGB, 1 for grayscale). */
+  mean: number[];
+  /** Per-channel standard deviation divided by after subtracting the mean (one per input channel). */
+  std: number[];
   /** Classes of the head the weights were trained with (0 = no head). */
   numClasses: number;
   /** Which class names index the logits: `'imagenet-1k'` (1000), `'imagenet-22k'` (21841) or a custom name. */
@@ -41,6 +43,13 @@ export interface PretrainedCfg {
   fixedInputSize?: boolean;
   /** Class names in logit order, when the weights came with them (hub `config.json` `label_names`). */
   labelNames?: string[];
+  /**
+   * A letterbox step (how the ablation feeds Fashion-MNIST): the eval resize + crop go to `contentSize`
+   * (identity for images of that size), the normalised image is padded, centred, to `paddedSize` with the
+   * value of a black pixel, then resized bilinearly (corners aligned, `tf.image.resizeBilinear(x, size, true)`)
+   * to the input size when that differs.
+   */
+  pad?: { contentSize: [number, number]; paddedSize: [number, number] };
 }
 
 /** `[height, width]` of a cfg's input. */
@@ -52,11 +61,17 @@ export function cfgImageSize(cfg: Pick<PretrainedCfg, 'inputSize'>): [number, nu
 export function copyPretrainedCfg(cfg: PretrainedCfg): PretrainedCfg {
   const out: PretrainedCfg = {
     ...cfg,
-    inputSize: [3, cfg.inputSize[1], cfg.inputSize[2]],
-    mean: [cfg.mean[0], cfg.mean[1], cfg.mean[2]],
-    std: [cfg.std[0], cfg.std[1], cfg.std[2]],
+    inputSize: [cfg.inputSize[0], cfg.inputSize[1], cfg.inputSize[2]],
+    mean: [...cfg.mean],
+    std: [...cfg.std],
   };
   if (cfg.labelNames) out.labelNames = [...cfg.labelNames];
+  if (cfg.pad) {
+    out.pad = {
+      contentSize: [cfg.pad.contentSize[0], cfg.pad.contentSize[1]],
+      paddedSize: [cfg.pad.paddedSize[0], cfg.pad.paddedSize[1]],
+    };
+  }
   return out;
 }
 

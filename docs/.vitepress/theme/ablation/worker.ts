@@ -1,8 +1,10 @@
 /// <reference lib="webworker" />
 // The ablation page's Web Worker: trains the chosen variants on the Fashion-MNIST subset with the tfjs wasm
-// backend (threaded when the page is cross-origin isolated, else SIMD single-threaded), posting every step's
-// loss and every run's result, so the page stays responsive.
-import { type IdxSplit, initBackend, parseIdxSplit, runOne } from '@swin/ablation/web';
+// backend and @swin/wasm's kernels (threaded when the page is cross-origin isolated: 2 threads at least, via
+// setWasmThreads, since tfjs alone sizes its pool to 1 thread on 2-core machines; else SIMD single-threaded),
+// posting every step's loss and every run's result, so the page stays responsive.
+import { type IdxSplit, parseIdxSplit, runOne } from '@swin/ablation/web';
+import { initWasmBackend } from '@swin/wasm';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
@@ -21,7 +23,7 @@ export interface TrainRequest {
 }
 
 export type WorkerMessage =
-  | { type: 'ready'; backend: string; threads: boolean }
+  | { type: 'ready'; backend: string; threads: number; crossOriginIsolated: boolean }
   | { type: 'step'; variant: string; seed: number; step: number; loss: number }
   | { type: 'eval'; variant: string; seed: number; done: number; total: number }
   | { type: 'result'; record: import('@swin/ablation/web').RunRecord }
@@ -61,8 +63,14 @@ self.onmessage = async (e: MessageEvent<TrainRequest>) => {
       'tfjs-backend-wasm-simd.wasm': wasmSimd,
       'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
     });
-    await initBackend('wasm');
-    post({ type: 'ready', backend: tf.getBackend(), threads: self.crossOriginIsolated === true });
+    // threads are chosen once, before the backend initialises: half the cores (tfjs's own rule), at least 2
+    // and at most 4, on a cross-origin-isolated page; the single-threaded build elsewhere
+    const isolated = self.crossOriginIsolated === true;
+    const cores = navigator.hardwareConcurrency || 2;
+    const { threads } = await initWasmBackend({
+      ...(isolated ? { threads: Math.min(4, Math.max(2, Math.floor(cores / 2))) } : {}),
+    });
+    post({ type: 'ready', backend: tf.getBackend(), threads, crossOriginIsolated: isolated });
     const { train, test } = await load(req.dataUrl);
     const t0 = performance.now();
     for (const seed of req.seeds) {

@@ -1,11 +1,12 @@
 /**
  * `swin classify --model NAME [--weights FILE|URL|DIR] IMAGE... [--top 5] [--json]`: each image through the
- * model's timm evaluation transform (`@swin/preprocess`), the model, and `topK` (`@swin/models`).
+ * evaluation transform of the weights (`@swin/models` `transformImage`: timm's for registry models; grayscale
+ * and the letterbox for `@swin/backbone` folders such as the ablation's `best-model/`), the model, and `topK`.
  */
-import { labelsFor, topK } from '@swin/models';
-import { evalTransform, loadImage } from '@swin/preprocess';
+import { labelsFor, topK, transformImage } from '@swin/models';
+import { loadImage } from '@swin/preprocess';
 import * as tf from '@tensorflow/tfjs-core';
-import { evalConfigOf, loadModel, type ModelOptions } from '../model.js';
+import { loadModel, type ModelOptions } from '../model.js';
 
 /** Options of {@link classify}. */
 export interface ClassifyOptions extends ModelOptions {
@@ -22,14 +23,13 @@ export interface ClassifyResult {
 /** Runs `swin classify`. */
 export async function classify(images: string[], opts: ClassifyOptions): Promise<void> {
   const { model, pretrainedCfg } = await loadModel(opts);
-  const cfg = evalConfigOf(pretrainedCfg);
   const k = Math.min(opts.top, model.numClasses);
   const labels = labelsFor(pretrainedCfg);
   const results: ClassifyResult[] = [];
   try {
     for (const image of images) {
       const rgb = await loadImage(image);
-      const x = evalTransform(rgb, cfg);
+      const x = transformImage(rgb, pretrainedCfg);
       let predictions: ClassifyResult['predictions'];
       try {
         const logits = tf.tidy(() => model.forward(x));
