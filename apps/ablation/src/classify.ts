@@ -1,6 +1,7 @@
 /**
  * Runs a model saved by the ablation on Fashion-MNIST test images with the ablation's own transform:
  *   pnpm --filter @swin/ablation classify <run dir | best-model dir | .safetensors> [--count N] [--from I]
+ * (paths relative to the directory pnpm is started from)
  *     [--data DIR] [--backend wasm|cpu] [--png DIR]
  * Prints one line per image (true class, predicted class, probability) and the accuracy; `--png DIR` also
  * writes those test images as PNG files, to compare with `pnpm swin classify --weights <run>/best-model DIR/*.png`.
@@ -11,6 +12,8 @@ import { loadBestModel, predictTestImages, writeTestPngs } from './predict.js';
 import { initBackend } from './study.js';
 
 async function main(): Promise<void> {
+  // `pnpm --filter @swin/ablation classify ...` runs in apps/ablation: resolve paths from where pnpm was started
+  if (process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
   const { values, positionals } = parseArgs({
     options: {
       count: { type: 'string', default: '10' },
