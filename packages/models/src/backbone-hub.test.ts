@@ -105,6 +105,7 @@ describe('backboneHubSpec', () => {
       edited((j) => (j.pretrained_cfg.mean = [0.5, 0.5, 0.5])),
       'need 1 entries (one per channel), got 3 and 1',
     ],
+    ['a huge input', edited((j) => (j.pretrained_cfg.input_size = [1, 100000, 100000])), 'H, W <= 8192'],
     [
       'a zero std',
       edited((j) => (j.pretrained_cfg.std = [0])),
@@ -211,6 +212,14 @@ describe('a backbone hub folder through loadPretrained and pipeline', () => {
     writeFileSync(join(other, 'model.safetensors'), files['model.safetensors']);
     writeFileSync(join(other, 'config.json'), JSON.stringify(GOOD));
     await expect(loadPretrained(null, { weights: other })).rejects.toThrow(/head/);
+    // a config asking for a far bigger model than the file holds: refused before anything is built
+    const big = edited((j) => {
+      j.model_args.stages[1].dim = 4096;
+    });
+    writeFileSync(join(other, 'config.json'), JSON.stringify(big));
+    await expect(loadPretrained(null, { weights: other })).rejects.toThrow(
+      /describes a backbone of \d+ parameters but model.safetensors holds \d+ values/,
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -56,9 +56,12 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isPosInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
+/** Largest image side a config may ask for (masks and position embeddings grow with it). */
+const MAX_SIDE = 8192;
+
 const pair: FieldSpec = {
-  check: (v) => Array.isArray(v) && v.length === 2 && v.every(isPosInt),
-  expected: '[H, W] of positive integers',
+  check: (v) => Array.isArray(v) && v.length === 2 && v.every((x) => isPosInt(x) && x <= MAX_SIDE),
+  expected: `[H, W] of positive integers <= ${MAX_SIDE}`,
 };
 const object: FieldSpec = { check: isObj, expected: 'an object' };
 
@@ -76,8 +79,14 @@ const TOP_SCHEMA: Record<string, FieldSpec> = {
 
 const CFG_SCHEMA: Record<string, FieldSpec> = {
   input_size: {
-    check: (v) => Array.isArray(v) && v.length === 3 && (v[0] === 1 || v[0] === 3) && v.every(isPosInt),
-    expected: '[channels (1 or 3), H, W]',
+    check: (v) =>
+      Array.isArray(v) &&
+      v.length === 3 &&
+      (v[0] === 1 || v[0] === 3) &&
+      v.every(isPosInt) &&
+      v[1] <= MAX_SIDE &&
+      v[2] <= MAX_SIDE,
+    expected: `[channels (1 or 3), H, W] with H, W <= ${MAX_SIDE}`,
   },
   crop_pct: { check: (v) => typeof v === 'number' && v > 0 && v <= 1, expected: 'a number in (0, 1]' },
   interpolation: field.oneOf('bicubic', 'bilinear', 'nearest'),

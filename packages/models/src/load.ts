@@ -4,7 +4,7 @@
  * pickles, restricted unpickler: nothing in the file is ever executed). Without a name, the architecture comes
  * from the weights: the yacs config of an official Swin training checkpoint, or a hub folder's `config.json`.
  */
-import type { HybridBackbone } from '@swin/backbone';
+import { backboneParamCount, type HybridBackbone } from '@swin/backbone';
 import {
   type Checkpoint,
   type CheckpointSource,
@@ -388,6 +388,14 @@ async function loadBackboneHub(
   const read = await readWeights([{ src: where(hub, file), label: file }], opts);
   let model: HybridBackbone | null = null;
   try {
+    // before allocating anything: a config describing far more than the file holds is refused
+    const params = backboneParamCount(spec.config);
+    const values = Object.values(read.tensors).reduce((n, t) => n + t.size, 0);
+    if (params > values) {
+      throw new Error(
+        `loadPretrained: config.json describes a backbone of ${params} parameters but ${file} holds ${values} values`,
+      );
+    }
     model = spec.build();
     const { tensors: sd, prefix } = stripWrapperPrefix(read.tensors);
     const r = model.loadStateDict(sd, { strict: opts.strict ?? true });
