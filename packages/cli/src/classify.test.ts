@@ -179,6 +179,34 @@ describe('swin classify', () => {
     expect(notFound.code).toBe(1);
     expect(notFound.stderr.trim().split('\n')).toHaveLength(1);
     expect(notFound.stderr).toMatch(/404/);
+    // a @swin/backbone folder whose config.json contradicts itself: one line naming the field, exit 1
+    const bad = join(dir, 'bad-backbone');
+    mkdirSync(bad);
+    writeFileSync(
+      join(bad, 'config.json'),
+      JSON.stringify({
+        architecture: 'backbone',
+        model_args: {
+          imgSize: 32,
+          inChans: 1,
+          numClasses: 10,
+          stages: [
+            {
+              dim: 8,
+              depth: 1,
+              downsample: { kind: 'patch_embed', patchSize: 4 },
+              block: { kind: 'global', numHeads: 2 },
+            },
+          ],
+        },
+        pretrained_cfg: { input_size: [3, 32, 32], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+      }),
+    );
+    const contradiction = await runSwin(['classify', '-q', '-w', bad, photo]);
+    expect(contradiction.code).toBe(1);
+    expect(contradiction.stderr).toBe(
+      'swin: backbone config.json: pretrained_cfg.input_size has 3 channel(s) but model_args.inChans is 1\n',
+    );
   });
 });
 
