@@ -9,7 +9,9 @@ import { readSafetensors, writeSafetensors } from '@swin/io';
 
 const run = process.argv[2];
 if (!run) {
-  console.error('usage: ship-attention-model.mjs <ablation run dir with best-model.safetensors and results.json>');
+  console.error(
+    'usage: ship-attention-model.mjs <ablation run dir with best-model.safetensors and results.json>',
+  );
   process.exit(2);
 }
 const file = readSafetensors(readFileSync(join(run, 'best-model.safetensors')));
@@ -34,4 +36,6 @@ const bytes = writeSafetensors(tensors, {
 });
 const out = new URL('../public/attention/fashion-swin.safetensors', import.meta.url);
 writeFileSync(out, bytes);
-console.log(`wrote docs/public/attention/fashion-swin.safetensors (${bytes.length} bytes): ${JSON.stringify(provenance)}`);
+console.log(
+  `wrote docs/public/attention/fashion-swin.safetensors (${bytes.length} bytes): ${JSON.stringify(provenance)}`,
+);
