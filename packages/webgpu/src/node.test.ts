@@ -35,7 +35,7 @@ it('registers for webgpu only, nothing at import time', () => {
   for (const k of SWIN_WEBGPU_KERNELS) expect(hasSwinKernel(k, 'webgpu')).toBe(true);
   const after = nodeKernels();
   expect(after.length).toBe(before.length);
-  after.forEach((f, i) => expect(f).toBe(before[i]));
+  for (const [i, f] of after.entries()) expect(f).toBe(before[i]);
   expect(shiftedWindowAttrs(8, 12, [4, 3], 2)).toEqual({ H: 8, W: 12, wh: 4, ww: 3, sh: 2, sw: 2 });
 });
 
