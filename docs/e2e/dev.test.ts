@@ -52,7 +52,7 @@ describe.runIf(existsSync(CHROMIUM))('docs in `vitepress dev`', () => {
     );
     const child = dev;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`vitepress dev did not start:\n${devLog}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`vitepress dev did not start:\n${devLog}`)), 90_000);
       const onData = (d: Buffer) => {
         devLog += d.toString();
         if (devLog.includes(`${origin}/`)) {
@@ -112,7 +112,7 @@ describe.runIf(existsSync(CHROMIUM))('docs in `vitepress dev`', () => {
         .poll(
           async () => (await out.count()) > 0 && (await out.getAttribute('data-status')) !== 'running',
           {
-            timeout: 60_000,
+            timeout: 90_000,
             interval: 250,
           },
           `${problems.join('\n')}\n${devLog}`,
@@ -131,5 +131,5 @@ describe.runIf(existsSync(CHROMIUM))('docs in `vitepress dev`', () => {
       await tab.close();
     }
     expect(problems, devLog).toEqual([]);
-  }, 120_000);
+  }, 150_000);
 });
