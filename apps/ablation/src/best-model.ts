@@ -38,7 +38,7 @@ export function bestModelFiles(
   model: HybridBackbone,
   imageSize: number,
   trained: Record<string, unknown>,
-): Promise<Record<string, string | Uint8Array>> {
+): Promise<{ 'config.json': string; 'model.safetensors': Uint8Array }> {
   return backboneHubFiles(model, fashionMnistPretrainedCfg(imageSize), { by: '@swin/ablation', ...trained });
 }
 

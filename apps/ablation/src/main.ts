@@ -117,8 +117,16 @@ async function run(o: AblationOptions): Promise<void> {
   bars?.stop();
   const wall = (performance.now() - t0) / 1000;
   writeResults(out, o, records, started, wall, load0, true);
-  // a hub folder: `swin classify --weights <out>/best-model IMAGE...` and loadPretrained(null, ...) read it
-  if (best) writeFolder(join(out, BEST_MODEL_DIR), best.files);
+  if (best) {
+    // a hub folder: `swin classify --weights <out>/best-model IMAGE...` and loadPretrained(null, ...) read it
+    writeFolder(join(out, BEST_MODEL_DIR), best.files);
+    // the single-file form earlier runs wrote (docs/scripts/ship-attention-model.mjs reads it)
+    writeFileSync(join(out, 'best-model.safetensors'), best.files['model.safetensors']);
+    writeFileSync(
+      join(out, 'best-model.json'),
+      `${JSON.stringify({ variant: best.variant, seed: best.seed, test_accuracy: best.acc, image_size: VARIANTS[best.variant].imageSize, config: VARIANTS[best.variant].config }, null, 2)}\n`,
+    );
+  }
   try {
     await writePlots(out, records);
   } catch (e) {
