@@ -9,6 +9,12 @@ export {
   wasmSimdSupported,
 } from './register.js';
 export {
+  disposeWasmKernelPools,
+  type KernelThreads,
+  setWasmKernelThreads,
+  wasmKernelPoolReady,
+} from './threaded.js';
+export {
   CROSS_ORIGIN_ISOLATION_HELP,
   type InitWasmBackendOptions,
   initWasmBackend,

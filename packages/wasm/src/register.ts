@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ELEMENTWISE_KERNELS, elementwiseSupported } from './elementwise.js';
 import { gemmSupported, SMALL_GEMM_KERNELS } from './gemm.js';
 import { SHIFTED_WINDOW_GRADIENTS, SHIFTED_WINDOW_KERNELS } from './shifted-window.js';
+import { disposeWasmKernelPools } from './threaded.js';
 
 /** Backends the kernels of this package are registered for. */
 export type WasmKernelBackend = 'wasm' | 'cpu';
@@ -55,11 +56,13 @@ export function registerWasmKernels(opts: RegisterWasmKernelsOptions = {}): stri
 }
 
 /**
- * Removes the kernels {@link registerWasmKernels} registered (the generic tfjs paths take over again).
+ * Removes the kernels {@link registerWasmKernels} registered (the generic tfjs paths take over again)
+ * and terminates the kernel pool's workers (threaded build), if any.
  * Gradients are left registered: other packages (`@swin/webgpu`) register the same window-partition
  * gradients, and a gradient without its kernel is never used.
  */
 export function unregisterWasmKernels(): void {
+  disposeWasmKernelPools();
   for (const k of [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...SHIFTED_WINDOW_KERNELS]) {
     const cur = tf.getKernel(k.kernelName, k.backendName);
     if (cur && cur.kernelFunc === k.kernelFunc) tf.unregisterKernel(k.kernelName, k.backendName);
