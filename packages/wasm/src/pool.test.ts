@@ -208,6 +208,8 @@ describe('KernelPool (Node worker_threads on a shared memory)', () => {
     });
     const r = runBoth(pool, shared, { a: x, b: w, bias: -1, mask: -1, probs: -1 }, 5);
     expect(Buffer.compare(r.got, r.ref)).toBe(0);
+    // every task above ran in a worker (the calling thread did not take part)
+    expect(pool.workerTasks).toBeGreaterThan(20);
   });
 
   it('elementwise tasks (GELU, erf, LayerNorm, head split / merge) are bit-identical to the single call', async () => {

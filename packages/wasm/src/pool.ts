@@ -32,6 +32,8 @@ const C_CLAIM = 1;
 const C_DONE = 2;
 const C_ERROR = 3;
 const C_STOP = 4;
+/** tasks run by workers so far (statistics) */
+const C_WORKER_TASKS = 5;
 /** float64 slots per task: module, function, argument count, arguments */
 const TASK_SLOTS = 3 + MAX_TASK_ARGS;
 /** byte offset of the task table in the control block */
@@ -44,6 +46,7 @@ const CONTROL_BYTES = TASK_BASE + MAX_POOL_TASKS * TASK_SLOTS * 8;
  */
 const WORKER_SOURCE = `'use strict';
 var C_GEN = ${C_GEN}, C_CLAIM = ${C_CLAIM}, C_DONE = ${C_DONE}, C_ERROR = ${C_ERROR}, C_STOP = ${C_STOP};
+var C_WORKER_TASKS = ${C_WORKER_TASKS};
 var TASK_SLOTS = ${TASK_SLOTS}, TASK_BASE8 = ${TASK_BASE / 8};
 var nodePort = typeof self === 'undefined' ? require('node:worker_threads').parentPort : null;
 function post(m) { if (nodePort) nodePort.postMessage(m); else self.postMessage(m); }
@@ -74,6 +77,7 @@ function start(d) {
       for (var i = 0; i < n; i++) args[i] = f64[base + 3 + i];
       try { fns[f64[base]][f64[base + 1]].apply(null, args); }
       catch (e) { Atomics.store(ctl, C_ERROR, 1); post({ id: d.id, taskError: String(e && e.message || e) }); }
+      Atomics.add(ctl, C_WORKER_TASKS, 1);
       Atomics.add(ctl, C_DONE, 1);
     }
   }
@@ -282,6 +286,11 @@ export class KernelPool {
     if (Atomics.load(ctl, C_ERROR) !== 0) {
       throw new Error('@swin/wasm kernel pool: a kernel trapped in a worker (see the console)');
     }
+  }
+
+  /** Tasks the workers have run so far (the rest ran on the calling thread). */
+  get workerTasks(): number {
+    return Atomics.load(this.ctl, C_WORKER_TASKS);
   }
 
   /** Why the pool is not usable (a worker failed to start, a run timed out), or null. */

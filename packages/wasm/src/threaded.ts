@@ -170,10 +170,11 @@ export async function wasmKernelPoolReady(): Promise<number> {
   return pool.threads;
 }
 
-/** Threads this package's kernels run on right now for `memory` (1 without an active pool). */
-export function kernelThreadsFor(memory: WebAssembly.Memory | null): number {
-  const pool = memory ? pools.get(memory) : undefined;
-  return pool?.isActive ? pool.threads : 1;
+/** @internal The kernel pool of the initialised tfjs-wasm backend, if one exists (tests, benchmarks). */
+export function wasmKernelPool(): KernelPool | null {
+  const be = tf.engine().findBackend('wasm');
+  const memory = be ? wasmMemoryOf(be) : null;
+  return (memory && pools.get(memory)) ?? null;
 }
 
 /** Terminates every kernel pool (the kernels run single-threaded until a pool is created again). */
