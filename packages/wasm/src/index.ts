@@ -13,6 +13,7 @@ export {
   type KernelThreads,
   setWasmKernelThreads,
   wasmKernelPoolReady,
+  wasmKernelThreads,
 } from './threaded.js';
 export {
   CROSS_ORIGIN_ISOLATION_HELP,

@@ -170,6 +170,15 @@ export async function wasmKernelPoolReady(): Promise<number> {
   return pool.threads;
 }
 
+/**
+ * Threads this package's kernels run on right now on the tfjs-wasm backend: the kernel pool's size when
+ * its workers are ready, else 1 (Node, pages that are not cross-origin isolated, one thread, pool starting).
+ */
+export function wasmKernelThreads(): number {
+  const pool = wasmKernelPool();
+  return pool?.isActive ? pool.threads : 1;
+}
+
 /** @internal The kernel pool of the initialised tfjs-wasm backend, if one exists (tests, benchmarks). */
 export function wasmKernelPool(): KernelPool | null {
   const be = tf.engine().findBackend('wasm');
