@@ -19,8 +19,8 @@ interface KernelCase {
   /** feature-map side of the stage (the record's `size`) */
   size: number;
   macs: number | null;
-  /** one call (inside a tidy) */
-  call: () => void;
+  /** one call (run inside a tidy; its output is disposed) */
+  call: () => unknown;
   inputs: tf.Tensor[];
 }
 
@@ -57,15 +57,21 @@ function cases(): KernelCase[] {
         name: `layer_norm/s${stage}`,
         size: res,
         macs: null,
-        call: () => layerNorm(x, gamma, beta, 1e-5),
+        call: () => layerNorm(x, gamma, beta, 1e-5, { impl: 'kernel' }),
         inputs: [x, gamma, beta],
       },
-      { name: `gelu/s${stage}`, size: res, macs: null, call: () => gelu(hidden), inputs: [hidden] },
+      {
+        name: `gelu/s${stage}`,
+        size: res,
+        macs: null,
+        call: () => gelu(hidden, { impl: 'kernel' }),
+        inputs: [hidden],
+      },
       {
         name: `split_heads/s${stage}`,
         size: res,
         macs: null,
-        call: () => splitHeads(qkv, 3, 3 * 2 ** (stage - 1)),
+        call: () => splitHeads(qkv, 3, 3 * 2 ** (stage - 1), { impl: 'kernel' }),
         inputs: [qkv],
       },
     );
@@ -91,7 +97,11 @@ export async function benchKernelThreads(
   };
   try {
     for (const c of all) {
-      const once = () => tf.tidy(c.call);
+      // tidy returns (and keeps) what the callback returns: wrap so the output is disposed too
+      const once = () =>
+        tf.tidy(() => {
+          c.call();
+        });
       // reps so that one sample lasts about targetMs (judged single-threaded)
       await use(1);
       once();

@@ -19,9 +19,9 @@ export const MIN_TASK_WORK = {
   /** floats of a GELU / erf task (the erf polynomial: ~40 flops per float) */
   gelu: 32 * 1024,
   /** floats of a LayerNorm task (3 passes) */
-  layerNorm: 64 * 1024,
+  layerNorm: 128 * 1024,
   /** floats of a head split / merge task (a copy) */
-  copy: 64 * 1024,
+  copy: 128 * 1024,
 } as const;
 
 /** How many tasks each thread gets at most (more tasks: better balance, more per-task overhead). */

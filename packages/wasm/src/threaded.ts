@@ -97,7 +97,7 @@ export function poolFor(memory: WebAssembly.Memory): KernelPool | null {
   if (threads < 2 || !isSharedMemory(memory) || !canSpawn()) return null;
   pool = new KernelPool(
     memory,
-    modules.map((m) => new WebAssembly.Module(m.moduleBytes(true))),
+    modules.map((m) => m.compiled(true)),
     threads - 1,
     poolOptions,
   );
