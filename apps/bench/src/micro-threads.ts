@@ -7,7 +7,7 @@
  */
 
 import { attentionCore, gelu, layerNorm, splitHeads } from '@swin/nn';
-import { setWasmKernelThreads, wasmKernelPoolReady } from '@swin/wasm';
+import { getWasmKernelThreads, setWasmKernelThreads, wasmKernelPoolReady } from '@swin/wasm';
 import { attentionMacs, swinTAttentionShapes } from './plan.js';
 import { type BenchRecord, makeRecord } from './records.js';
 import type { Log } from './runner.js';
@@ -89,6 +89,7 @@ export async function benchKernelThreads(
   const perRound = opts.samples ?? 3;
   const targetMs = opts.targetMs ?? 20;
   const settings: (1 | 'auto')[] = [1, 'auto'];
+  const before = getWasmKernelThreads();
   const out: BenchRecord[] = [];
   const all = cases();
   const use = async (s: 1 | 'auto') => {
@@ -146,7 +147,7 @@ export async function benchKernelThreads(
     }
   } finally {
     for (const c of all) tf.dispose(c.inputs);
-    setWasmKernelThreads('auto');
+    setWasmKernelThreads(before);
   }
   return out;
 }

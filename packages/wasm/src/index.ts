@@ -10,6 +10,7 @@ export {
 } from './register.js';
 export {
   disposeWasmKernelPools,
+  getWasmKernelThreads,
   type KernelThreads,
   setWasmKernelThreads,
   wasmKernelPoolReady,

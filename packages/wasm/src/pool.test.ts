@@ -13,6 +13,13 @@ import {
   taskCount,
 } from './split.js';
 import { spawnNodeWorker } from './test-utils/node-worker.js';
+import {
+  disposeWasmKernelPools,
+  getWasmKernelThreads,
+  poolFor,
+  setKernelPoolOptions,
+  setWasmKernelThreads,
+} from './threaded.js';
 
 // The pool on a shared memory like tfjs-wasm's threaded build, with Node worker_threads as workers:
 // every split call must give exactly (bitwise) what the single call gives.
@@ -129,7 +136,7 @@ describe('split.ts', () => {
       [1, 2],
     ]);
     expect(taskCount(10, 100, 4)).toBe(1);
-    expect(taskCount(1e9, 100, 4)).toBe(8);
+    expect(taskCount(1e9, 100, 4)).toBe(16);
     expect(taskCount(1e9, 100, 1)).toBe(1);
   });
 
@@ -298,5 +305,38 @@ describe('KernelPool (Node worker_threads on a shared memory)', () => {
     const plain = new WebAssembly.Memory({ initial: 1 });
     expect(() => new KernelPool(plain, modules, 1, { spawn: spawnNodeWorker })).toThrow(/must be shared/);
     expect(() => new KernelPool(memory, modules, 0, { spawn: spawnNodeWorker })).toThrow(/from 1 to 7/);
+  });
+});
+
+describe('kernel pool per memory (threaded.ts)', () => {
+  it('is opt-in, starts asynchronously, sleeps at 1 thread, and is disposed', async () => {
+    expect(getWasmKernelThreads()).toBe(1);
+    const shared = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    const plain = new WebAssembly.Memory({ initial: 1 });
+    setKernelPoolOptions({ spawn: spawnNodeWorker });
+    try {
+      expect(poolFor(shared)).toBeNull(); // default: 1 thread, no pool
+      setWasmKernelThreads(2);
+      expect(poolFor(plain)).toBeNull(); // unshared heap (Node, pages that are not isolated): never
+      expect(poolFor(shared)).toBeNull(); // workers starting: single-threaded meanwhile
+      await new Promise((r) => setTimeout(r, 20));
+      const deadline = Date.now() + 10_000;
+      while (!poolFor(shared) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const pool = poolFor(shared);
+      expect(pool?.threads).toBe(2);
+      setWasmKernelThreads(1);
+      expect(poolFor(shared)).toBeNull();
+      expect(pool?.isActive).toBe(true); // asleep, kept
+      setWasmKernelThreads(2);
+      expect(poolFor(shared)).toBe(pool);
+      setWasmKernelThreads(3); // another size: a new pool
+      expect(pool?.isActive).toBe(false);
+      disposeWasmKernelPools();
+      expect(() => setWasmKernelThreads(0)).toThrow(/'auto' or an integer from 1 to 8/);
+    } finally {
+      disposeWasmKernelPools();
+      setWasmKernelThreads(1);
+      setKernelPoolOptions({});
+    }
   });
 });

@@ -25,7 +25,7 @@ export const MIN_TASK_WORK = {
 } as const;
 
 /** How many tasks each thread gets at most (more tasks: better balance, more per-task overhead). */
-export const TASKS_PER_THREAD = 2;
+export const TASKS_PER_THREAD = 4;
 
 /** Tasks for `work` units when a task should carry at least `minWork`: 1 .. threads * TASKS_PER_THREAD. */
 export function taskCount(work: number, minWork: number, threads: number, maxTasks = 64): number {

@@ -39,15 +39,18 @@ export function threadedModule<E>(module: KernelModule<E>): ThreadedModule {
 /** The thread setting: 'auto' follows tfjs-wasm's thread count, a number fixes it. */
 export type KernelThreads = number | 'auto';
 
-let setting: KernelThreads = 'auto';
+/** Opt-in: measured on a loaded 2-core machine the pool did not pay (see the package README). */
+let setting: KernelThreads = 1;
 let poolOptions: KernelPoolOptions = {};
 const pools = new Map<WebAssembly.Memory, KernelPool>();
 
 /**
  * Chooses how many threads run this package's kernels on tfjs-wasm's threaded build (the calling thread
- * plus `threads - 1` workers): `'auto'` (default) uses tfjs-wasm's own thread count
- * (`tf.wasm.getThreadsCount()`, see `setWasmThreads`), `1` keeps them single-threaded. Takes effect at the
- * next kernel call (an existing pool of another size is terminated). Has no effect where tfjs-wasm's heap
+ * plus `threads - 1` workers): `'auto'` uses tfjs-wasm's own thread count (`tf.wasm.getThreadsCount()`, see
+ * `setWasmThreads`), `1` (the default: opt-in, see the package README for the measurements) keeps them
+ * single-threaded. Takes effect at the
+ * next kernel call (with 1, an existing pool's workers sleep until asked again; a pool of another size is
+ * terminated; `disposeWasmKernelPools()` / `unregisterWasmKernels()` terminate it). Has no effect where tfjs-wasm's heap
  * is not shared (Node, pages that are not cross-origin isolated).
  *
  * @param threads `'auto'` or an integer from 1 to 8.
@@ -59,12 +62,19 @@ export function setWasmKernelThreads(threads: KernelThreads): void {
     );
   }
   setting = threads;
+  // 1 thread: the workers stay asleep (Atomics.wait) until asked again; another size: a new pool
+  const want = wantedThreads();
   for (const [memory, pool] of pools) {
-    if (pool.threads !== wantedThreads()) {
+    if (want > 1 && pool.threads !== want) {
       pool.dispose();
       pools.delete(memory);
     }
   }
+}
+
+/** The current {@link setWasmKernelThreads} setting (default 1). */
+export function getWasmKernelThreads(): KernelThreads {
+  return setting;
 }
 
 /** @internal Worker start-up options of pools created from now on (tests: a Node `spawn`). */
@@ -91,10 +101,11 @@ function canSpawn(): boolean {
  * first call that could use one (its workers start asynchronously: null until they are ready).
  */
 export function poolFor(memory: WebAssembly.Memory): KernelPool | null {
+  const threads = wantedThreads();
+  if (threads < 2) return null;
   let pool = pools.get(memory);
   if (pool) return pool.isActive ? pool : null;
-  const threads = wantedThreads();
-  if (threads < 2 || !isSharedMemory(memory) || !canSpawn()) return null;
+  if (!isSharedMemory(memory) || !canSpawn()) return null;
   pool = new KernelPool(
     memory,
     modules.map((m) => m.compiled(true)),
@@ -162,7 +173,7 @@ export function splitExports<E extends object>(
 export async function wasmKernelPoolReady(): Promise<number> {
   const be = tf.engine().findBackend('wasm');
   const memory = be ? wasmMemoryOf(be) : null;
-  if (!memory) return 1;
+  if (!memory || wantedThreads() < 2) return 1;
   poolFor(memory);
   const pool = pools.get(memory);
   if (!pool) return 1;
@@ -176,7 +187,7 @@ export async function wasmKernelPoolReady(): Promise<number> {
  */
 export function wasmKernelThreads(): number {
   const pool = wasmKernelPool();
-  return pool?.isActive ? pool.threads : 1;
+  return pool?.isActive && wantedThreads() > 1 ? pool.threads : 1;
 }
 
 /** @internal The kernel pool of the initialised tfjs-wasm backend, if one exists (tests, benchmarks). */

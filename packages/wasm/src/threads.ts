@@ -109,9 +109,9 @@ export interface InitWasmBackendOptions {
   /** Register this package's kernels (default true). */
   registerKernels?: boolean;
   /**
-   * Threads for this package's own kernels on the threaded build (see `setWasmKernelThreads`; default
-   * 'auto': tfjs-wasm's thread count). Ignored where the heap is not shared (Node, pages that are not
-   * cross-origin isolated).
+   * Threads for this package's own kernels on the threaded build (see `setWasmKernelThreads`: 'auto' =
+   * tfjs-wasm's thread count; default: the current setting, 1 unless changed). Ignored where the heap is
+   * not shared (Node, pages that are not cross-origin isolated).
    */
   kernelThreads?: KernelThreads;
 }
