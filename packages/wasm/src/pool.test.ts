@@ -140,18 +140,32 @@ describe('split.ts', () => {
     expect(taskCount(1e9, 100, 1)).toBe(1);
   });
 
-  it('gemmRanges starts ranges where bias and mask restart and never wraps the mask', () => {
+  it('gemmRanges never wraps the bias or mask index inside a range', () => {
     const a = gemmAttrs({ kind: 'attn', G: 2 * 4 * 3, nB: 3, heads: 3, nMk: 4 });
     const ptr = { a: 0, b: 0, out: [0], scratch: 0, bias: 64, mask: 128, probs: -1 };
     for (const parts of [2, 3, 5, 8, 64]) {
       const r = gemmRanges(a, ptr, parts);
       expect(r[0][0]).toBe(0);
       expect(r[r.length - 1][1]).toBe(a.G);
-      for (const [g0, g1] of r) {
-        expect(g0 % 3).toBe(0);
-        expect(Math.floor(g0 / 12)).toBe(Math.floor((g1 - 1) / 12));
+      for (const [i, [g0, g1]] of r.entries()) {
+        if (i > 0) expect(g0).toBe(r[i - 1][1]);
+        // bias g % 3 and mask floor(g / 3) % 4, counted from g0, must match the absolute indices
+        for (let g = g0; g < g1; g++) {
+          expect((g0 % 3) + ((g - g0) % 3)).toBe(g % 3);
+          expect((Math.floor(g0 / 3) % 4) + (Math.floor((g - g0) / 3) % 4)).toBe(Math.floor(g / 3) % 4);
+        }
       }
     }
+    // one window of 24 heads (Swin-T stage 4): split although the bias period is the whole call
+    const s4 = gemmRanges({ ...a, G: 24, nB: 24, heads: 24, nMk: 1 }, { ...ptr, mask: -1 }, 8);
+    expect(s4.length).toBe(8);
+    // bias only, 2 x 5 heads in 3 parts: a range starting inside a head block ends with it
+    expect(gemmRanges({ ...a, G: 10, nB: 5 }, { ...ptr, mask: -1 }, 3)).toEqual([
+      [0, 3],
+      [3, 5],
+      [5, 6],
+      [6, 10],
+    ]);
     // gradient sums over groups: not split
     expect(gemmRanges({ ...a, kind: 'dsm', biasGrad: true }, ptr, 4)).toEqual([[0, a.G]]);
   });
@@ -166,6 +180,7 @@ describe('KernelPool (Node worker_threads on a shared memory)', () => {
     for (const [B, nW, heads] of [
       [2, 64, 3],
       [2, 4, 12],
+      [2, 1, 24],
     ]) {
       const N = 49;
       const d = 32;
@@ -182,8 +197,9 @@ describe('KernelPool (Node worker_threads on a shared memory)', () => {
         ...{ alpha: 1 / Math.sqrt(d), nB: heads, sBiasG: N * N, sBiasR: N, nMk: nW, heads, sMaskG: N * N },
         sMaskR: N,
       });
-      const ptr = { a: q, b: k, bias, mask, probs: -1 };
-      for (const parts of [2, 4, 7]) {
+      // no shifted-window mask with a single window (Swin-T stage 4)
+      const ptr = { a: q, b: k, bias, mask: nW > 1 ? mask : -1, probs: -1 };
+      for (const parts of [2, 4, 7, 13]) {
         const r = runBoth(pool, attn, ptr, parts);
         expect(r.tasks).toBeGreaterThan(1);
         expect(Buffer.compare(r.got, r.ref)).toBe(0);

@@ -45,8 +45,6 @@ export function evenRanges(total: number, count: number): [number, number][] {
   return out;
 }
 
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-
 /** Byte offsets of one SwinSmallGemm call (-1: absent input). `out[0]` is C, then the gradient sums. */
 export interface GemmPointers {
   a: number;
@@ -59,10 +57,12 @@ export interface GemmPointers {
 }
 
 /**
- * Group ranges `[g0, g1)` a SwinSmallGemm call can be cut into, about `parts` of them. A range must start
- * where the bias and mask indices restart (`g0 % nB == 0`, `g0 % heads == 0`) and must not wrap the mask
- * index (`floor(g / heads) % nMk`) so that it can run as the same kernel on shifted pointers. A `dsm` call
- * with gradient sums (accumulated over groups) is not cut.
+ * Group ranges `[g0, g1)` a SwinSmallGemm call can be cut into, about `parts` of them, each runnable as the
+ * same kernel on shifted pointers (see {@link gemmChunk}). The kernel indexes the bias with `g % nB` and the
+ * mask with `floor(g / heads) % nMk` counting `g` from the range start, so a range must not wrap either
+ * index: one that starts off a multiple of `nB` (of `heads`) ends by the next multiple, and no range crosses
+ * a multiple of the mask period `heads * nMk`. A `dsm` call with gradient sums (accumulated over groups) is
+ * not cut.
  */
 export function gemmRanges(a: SmallGemmAttrs, ptr: GemmPointers, parts: number): [number, number][] {
   const whole: [number, number][] = [[0, a.G]];
@@ -72,13 +72,14 @@ export function gemmRanges(a: SmallGemmAttrs, ptr: GemmPointers, parts: number):
   const hasMask = a.kind === 'attn' && ptr.mask >= 0;
   const nB = hasBias ? a.nB : 1;
   const heads = hasMask ? a.heads : 1;
-  const unit = (nB / gcd(nB, heads)) * heads;
-  const period = hasMask ? heads * a.nMk : 0;
-  if (period > 0 && period % unit !== 0) return whole;
-  const units = Math.ceil(a.G / unit);
   const cuts = new Set<number>([0, a.G]);
-  for (const [lo] of evenRanges(units, parts)) cuts.add(Math.min(a.G, lo * unit));
-  if (period > 0) for (let g = period; g < a.G; g += period) cuts.add(g);
+  for (const [lo] of evenRanges(a.G, parts)) cuts.add(lo);
+  if (hasMask) for (let g = heads * a.nMk; g < a.G; g += heads * a.nMk) cuts.add(g);
+  // a range starting off a multiple of nB (heads) ends at the next one
+  for (const g of [...cuts]) {
+    if (g % nB !== 0) cuts.add(Math.min(a.G, Math.ceil(g / nB) * nB));
+    if (g % heads !== 0) cuts.add(Math.min(a.G, Math.ceil(g / heads) * heads));
+  }
   const sorted = [...cuts].sort((x, y) => x - y);
   const out: [number, number][] = [];
   for (let i = 1; i < sorted.length; i++) if (sorted[i] > sorted[i - 1]) out.push([sorted[i - 1], sorted[i]]);
@@ -101,7 +102,7 @@ export function gemmChunk(
       b: ptr.b + g0 * a.sBg * 4,
       out: [ptr.out[0] + g0 * rowBytes, ...ptr.out.slice(1)],
       scratch,
-      bias: ptr.bias,
+      bias: ptr.bias >= 0 ? ptr.bias + (g0 % a.nB) * a.sBiasG * 4 : -1,
       mask: ptr.mask >= 0 ? ptr.mask + (Math.floor(g0 / a.heads) % a.nMk) * a.sMaskG * 4 : -1,
       probs: ptr.probs >= 0 ? ptr.probs + g0 * rowBytes : -1,
     },
