@@ -62,11 +62,11 @@ export function registerWasmKernels(opts: RegisterWasmKernelsOptions = {}): stri
  * gradients, and a gradient without its kernel is never used.
  */
 export function unregisterWasmKernels(): void {
-  disposeWasmKernelPools();
   for (const k of [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...SHIFTED_WINDOW_KERNELS]) {
     const cur = tf.getKernel(k.kernelName, k.backendName);
     if (cur && cur.kernelFunc === k.kernelFunc) tf.unregisterKernel(k.kernelName, k.backendName);
   }
+  disposeWasmKernelPools();
 }
 
 /** Names of every kernel this package can register (each for 'wasm', most also for 'cpu'). */
