@@ -317,6 +317,33 @@ describe('KernelPool (Node worker_threads on a shared memory)', () => {
     pool.run([{ module: 1, fn: gelu, args: [x, y, 4] }]);
   });
 
+  it('stays single-threaded when a worker cannot start (e.g. a CSP without blob: workers)', async () => {
+    let started = 0;
+    let terminated = 0;
+    const pool = new KernelPool(memory, modules, 3, {
+      spawn: (src, onMessage, onError) => {
+        if (started++ === 1) throw new Error('blocked by worker-src');
+        const w = spawnNodeWorker(src, onMessage, onError);
+        return {
+          postMessage: (m) => w.postMessage(m),
+          terminate: () => {
+            terminated++;
+            w.terminate();
+          },
+        };
+      },
+    });
+    await expect(pool.ready).rejects.toThrow(/cannot start a worker \(blocked by worker-src\)/);
+    expect(pool.isActive).toBe(false);
+    expect(pool.error).toMatch(/blocked/);
+    expect(terminated).toBe(1); // the one that had started
+    const gelu = pool.fnIndex(1, 'gelu');
+    pool.run([
+      { module: 1, fn: gelu, args: [0, 1024, 4] },
+      { module: 1, fn: gelu, args: [0, 1024, 4] },
+    ]); // on the calling thread
+  });
+
   it('refuses an unshared memory and bad worker counts', () => {
     const plain = new WebAssembly.Memory({ initial: 1 });
     expect(() => new KernelPool(plain, modules, 1, { spawn: spawnNodeWorker })).toThrow(/must be shared/);

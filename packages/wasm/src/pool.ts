@@ -185,28 +185,50 @@ export class KernelPool {
       const fail = (why: string) => {
         this.failure ??= why;
         this.active = false;
+        // a pool with a worker that failed is never used: free the others
+        for (const w of this.workers) w.terminate();
+        this.workers.length = 0;
         reject(new Error(`@swin/wasm kernel worker: ${why}`));
       };
-      for (let id = 0; id < workerCount; id++) {
-        const w = spawn(
-          WORKER_SOURCE,
-          (data) => {
-            const d = data as { ready?: boolean; error?: string; taskError?: string };
-            if (d.taskError !== undefined) console.warn(`@swin/wasm kernel worker: ${d.taskError}`);
-            else if (d.error !== undefined) fail(d.error);
-            else if (d.ready && --pending === 0 && !this.disposed && this.failure === null) {
-              this.active = true;
-              resolve();
-            }
-          },
-          fail,
-        );
-        this.workers.push(w);
-        w.postMessage({ id, memory, modules, control, spin: opts.spin ?? 0 });
+      try {
+        for (let id = 0; id < workerCount; id++)
+          this.startWorker(spawn, id, control, opts.spin ?? 0, {
+            ok: () => {
+              if (--pending === 0 && !this.disposed && this.failure === null) {
+                this.active = true;
+                resolve();
+              }
+            },
+            fail,
+          });
+      } catch (e) {
+        // e.g. a Content-Security-Policy without blob: in worker-src: no pool, kernels stay single-threaded
+        fail(`cannot start a worker (${(e as Error)?.message ?? String(e)})`);
       }
     });
     // a rejection is reported through `ready` and `failure`; never as an unhandled rejection
     this.ready.catch(() => {});
+  }
+
+  private startWorker(
+    spawn: SpawnWorker,
+    id: number,
+    control: SharedArrayBuffer,
+    spin: number,
+    on: { ok: () => void; fail: (why: string) => void },
+  ): void {
+    const w = spawn(
+      WORKER_SOURCE,
+      (data) => {
+        const d = data as { ready?: boolean; error?: string; taskError?: string };
+        if (d.taskError !== undefined) console.warn(`@swin/wasm kernel worker: ${d.taskError}`);
+        else if (d.error !== undefined) on.fail(d.error);
+        else if (d.ready) on.ok();
+      },
+      on.fail,
+    );
+    this.workers.push(w);
+    w.postMessage({ id, memory: this.memory, modules: this.modules, control, spin });
   }
 
   /** Whether runs are split over the workers (they are all ready and the pool is not disposed). */
