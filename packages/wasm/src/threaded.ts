@@ -43,6 +43,8 @@ export type KernelThreads = number | 'auto';
 let setting: KernelThreads = 1;
 let poolOptions: KernelPoolOptions = {};
 const pools = new Map<WebAssembly.Memory, KernelPool>();
+/** memories a pool could not be created for (not retried) */
+const failed = new WeakSet<WebAssembly.Memory>();
 
 /**
  * Chooses how many threads run this package's kernels on tfjs-wasm's threaded build (the calling thread
@@ -105,13 +107,19 @@ export function poolFor(memory: WebAssembly.Memory): KernelPool | null {
   if (threads < 2) return null;
   let pool = pools.get(memory);
   if (pool) return pool.isActive ? pool : null;
-  if (!isSharedMemory(memory) || !canSpawn()) return null;
-  pool = new KernelPool(
-    memory,
-    modules.map((m) => m.compiled(true)),
-    threads - 1,
-    poolOptions,
-  );
+  if (!isSharedMemory(memory) || !canSpawn() || failed.has(memory)) return null;
+  try {
+    pool = new KernelPool(
+      memory,
+      modules.map((m) => m.compiled(true)),
+      threads - 1,
+      poolOptions,
+    );
+  } catch (e) {
+    failed.add(memory);
+    console.warn(`@swin/wasm: kernels stay single-threaded: ${(e as Error).message}`);
+    return null;
+  }
   pools.set(memory, pool);
   pool.ready.catch((e: Error) => console.warn(`@swin/wasm: kernels stay single-threaded: ${e.message}`));
   return null;
