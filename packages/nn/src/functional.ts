@@ -1,15 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  depthwiseFilterGradKernel,
   erfKernel,
   geluGradKernel,
   geluKernel,
+  hasKernel,
   headsToTokensKernel,
+  im2colKernel,
   layerNormGradKernel,
   layerNormKernel,
+  SWIN_DEPTHWISE_FILTER_GRAD,
   SWIN_ERF,
   SWIN_GELU,
   SWIN_GELU_GRAD,
   SWIN_HEADS_TO_TOKENS,
+  SWIN_IM2COL,
   SWIN_LAYER_NORM,
   SWIN_LAYER_NORM_GRAD,
   SWIN_TOKENS_TO_HEADS,
@@ -451,6 +456,23 @@ export function extractPatches(
 }
 
 /**
+ * The sub-filter `W[r + a sh, c + b sw]` (`a < ceil((kh - r) / sh)`, `b < ceil((kw - c) / sw)`) of an HWIO
+ * filter, rotated by 180 degrees and with in/out swapped: `[ka, kb, cout, cin]` (the whole filter for
+ * stride 1). The taps are picked and reversed by ONE gather of the `[kh*kw, cin*cout]` rows: tfjs-wasm's
+ * StridedSlice and Reverse are scalar loops (~50-100 ms on a 3x3x320x512 filter), its Gather a row copy.
+ */
+function rotatedSubFilter(w: tf.Tensor4D, r: number, c: number, [sh, sw]: [number, number]): tf.Tensor4D {
+  const [kh, kw, cin, cout] = w.shape;
+  const ka = Math.ceil((kh - r) / sh);
+  const kb = Math.ceil((kw - c) / sw);
+  const rows: number[] = [];
+  for (let a = ka - 1; a >= 0; a--)
+    for (let b = kb - 1; b >= 0; b--) rows.push((r + a * sh) * kw + c + b * sw);
+  const picked = tf.gather(tf.reshape(w, [kh * kw, cin * cout]), tf.tensor1d(rows, 'int32'));
+  return tf.transpose(tf.reshape(picked, [ka, kb, cin, cout]), [0, 1, 3, 2]) as tf.Tensor4D;
+}
+
+/**
  * Gradient of a 'valid' conv2d with respect to its input `[B, H, W, Cin]` (H, W exactly covered).
  * tfjs-wasm's Conv2DBackpropInput is a scalar loop, many times slower than its forward Conv2D (XNNPACK),
  * so: kernel = stride is a matMul + reshape; stride 1 is a forward conv of the padded dy with the rotated
@@ -472,7 +494,7 @@ function convInputGrad(
     return tf.reshape(r, xShape);
   }
   if (stride[0] === 1 && stride[1] === 1) {
-    const rotated = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const rotated = rotatedSubFilter(w, 0, 0, [1, 1]);
     const padded = tf.pad(dy, [
       [0, 0],
       [kh - 1, kh - 1],
@@ -512,9 +534,7 @@ function stridedConvInputGrad(
         cols.push(tf.zeros([B, Qh, Qw, cin]));
         continue;
       }
-      // sub-filter W[r + a sh, c + b sw], rotated by 180 degrees, in/out swapped: [ka, kb, cout, cin]
-      const sub = tf.stridedSlice(w, [r, c, 0, 0], [kh, kw, w.shape[2], w.shape[3]], [sh, sw, 1, 1]);
-      const rotated = tf.transpose(tf.reverse(sub, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+      const rotated = rotatedSubFilter(w, r, c, [sh, sw]);
       const padded = tf.pad(dy, [
         [0, 0],
         [ka - 1, ka - 1],
@@ -566,6 +586,11 @@ function convFilterGrad(
   const cin = x.shape[3];
   const N = B * Ho * Wo;
   const dyT = tf.transpose(tf.reshape(dy, [N, cout]));
+  if (hasKernel(SWIN_IM2COL)) {
+    // one patch matrix [N, kh*kw*cin] (row copies) and one matMul
+    const patches = im2colKernel(x, kernel, stride, Ho, Wo);
+    return tf.reshape(tf.transpose(tf.matMul(dyT, patches)), [kh, kw, cin, cout]);
+  }
   if (kh === stride[0] && kw === stride[1]) {
     const patches = tf.reshape(extractPatches(x, kernel, stride), [N, kh * kw * cin]);
     return tf.reshape(tf.transpose(tf.matMul(dyT, patches)), [kh, kw, cin, cout]);
@@ -618,11 +643,13 @@ export function conv2d(
     const Wo = Math.floor((Wp - kw) / stride[1]) + 1;
     // Crop what the strided conv would not read, so the input gradient sees matching shapes.
     const cropped = [B, (Ho - 1) * stride[0] + kh, (Wo - 1) * stride[1] + kw, cin];
+    // (tfjs-wasm's Slice copies even when nothing is cut)
+    const uncropped = cropped[1] === Hp && cropped[2] === Wp;
     if (!inputGradient) {
       // x is captured, not an input of the custom op: the tape records no path into it
       const fw = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
         const [w, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
-        const xc = tf.slice(xp, [0, 0, 0, 0], cropped);
+        const xc = uncropped ? xp : tf.slice(xp, [0, 0, 0, 0], cropped);
         save([xc]);
         return {
           value: tf.conv2d(xc, w, stride, 'valid'),
@@ -643,7 +670,7 @@ export function conv2d(
       const [xin, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const xi = xin as tf.Tensor4D;
       const wi = w as tf.Tensor4D;
-      const xc = tf.slice(xi, [0, 0, 0, 0], cropped);
+      const xc = uncropped ? xi : tf.slice(xi, [0, 0, 0, 0], cropped);
       save([xc, wi]);
       const value = tf.conv2d(xc, wi, stride, 'valid');
       return {
@@ -715,7 +742,11 @@ export function depthwiseConv2d(
           ]);
           const wFlip = tf.reverse(ws, [0, 1]) as tf.Tensor4D;
           const dx = tf.depthwiseConv2d(gp, wFlip, 1, 'valid');
-          // dw[i, j, c] = sum_{b, h, w} x[b, h + i, w + j, c] * dy[b, h, w, c]. The products of all taps are
+          // dw[i, j, c] = sum_{b, h, w} x[b, h + i, w + j, c] * dy[b, h, w, c]: one kernel when registered
+          if (C % 4 === 0 && hasKernel(SWIN_DEPTHWISE_FILTER_GRAD)) {
+            return [dx, depthwiseFilterGradKernel(xs, g, kh, kw)];
+          }
+          // Generic: the products of all taps are
           // concatenated on the channel axis and summed over the N = B*Ho*Wo positions by one ones-row matMul:
           // tfjs-wasm's Sum over leading axes is ~40x slower than that product.
           const N = B * Ho * Wo;

@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { convGradSupported, DEPTHWISE_GRAD_KERNELS, IM2COL_KERNELS } from './conv-grad.js';
 import { ELEMENTWISE_KERNELS, elementwiseSupported } from './elementwise.js';
 import { gemmSupported, SMALL_GEMM_KERNELS } from './gemm.js';
 import { SHIFTED_WINDOW_GRADIENTS, SHIFTED_WINDOW_KERNELS } from './shifted-window.js';
+
+const ALL_KERNELS: readonly tf.KernelConfig[] = [
+  ...SMALL_GEMM_KERNELS,
+  ...ELEMENTWISE_KERNELS,
+  ...DEPTHWISE_GRAD_KERNELS,
+  ...SHIFTED_WINDOW_KERNELS,
+  ...IM2COL_KERNELS,
+];
 
 /** Backends the kernels of this package are registered for. */
 export type WasmKernelBackend = 'wasm' | 'cpu';
@@ -17,9 +26,13 @@ export interface RegisterWasmKernelsOptions {
 }
 
 function allConfigs(): tf.KernelConfig[] {
-  const simd = gemmSupported() && elementwiseSupported();
-  // the generated modules need WebAssembly SIMD; the shifted-window copies are plain JavaScript
-  return [...(simd ? [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS] : []), ...SHIFTED_WINDOW_KERNELS];
+  const simd = gemmSupported() && elementwiseSupported() && convGradSupported();
+  // the generated modules need WebAssembly SIMD; the shifted-window copies and im2col are plain JavaScript
+  return [
+    ...(simd ? [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...DEPTHWISE_GRAD_KERNELS] : []),
+    ...SHIFTED_WINDOW_KERNELS,
+    ...IM2COL_KERNELS,
+  ];
 }
 
 /**
@@ -60,20 +73,16 @@ export function registerWasmKernels(opts: RegisterWasmKernelsOptions = {}): stri
  * gradients, and a gradient without its kernel is never used.
  */
 export function unregisterWasmKernels(): void {
-  for (const k of [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...SHIFTED_WINDOW_KERNELS]) {
+  for (const k of ALL_KERNELS) {
     const cur = tf.getKernel(k.kernelName, k.backendName);
     if (cur && cur.kernelFunc === k.kernelFunc) tf.unregisterKernel(k.kernelName, k.backendName);
   }
 }
 
 /** Names of every kernel this package can register (each for 'wasm', most also for 'cpu'). */
-export const WASM_KERNEL_NAMES: readonly string[] = [
-  ...new Set(
-    [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...SHIFTED_WINDOW_KERNELS].map((k) => k.kernelName),
-  ),
-];
+export const WASM_KERNEL_NAMES: readonly string[] = [...new Set(ALL_KERNELS.map((k) => k.kernelName))];
 
 /** Whether this engine runs the generated SIMD modules (false: only the shifted-window copies register). */
 export function wasmSimdSupported(): boolean {
-  return gemmSupported() && elementwiseSupported();
+  return gemmSupported() && elementwiseSupported() && convGradSupported();
 }
