@@ -1,7 +1,7 @@
 import { NODE_BACKENDS, tf, useBackend } from '@swin/testing';
 import { describe, expect, it } from 'vitest';
 import { conv2d, depthwiseConv2d } from './functional.js';
-import { SWIN_DEPTHWISE_FILTER_GRAD, SWIN_IM2COL } from './kernels.js';
+import { SWIN_CONV_SUBFILTER, SWIN_DEPTHWISE_FILTER_GRAD, SWIN_IM2COL } from './kernels.js';
 
 // The explicit conv / depthwise gradients of conv2d and depthwiseConv2d against tfjs's OWN gradients
 // (Conv2DBackpropInput / Conv2DBackpropFilter / DepthwiseConv2dNativeBackprop*, computed on the cpu backend,
@@ -25,13 +25,13 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Number.isNaN(err) ? Number.POSITIVE_INFINITY : err / (1 + mx);
 }
 
-type Loss = (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
+type Loss = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
-/** [dx, dw] of `loss` at (x, w) as plain arrays. */
-function gradsOf(loss: Loss, x: tf.Tensor, w: tf.Tensor): Float32Array[] {
+/** [dx, dw, db] of `loss` at (x, w, b) as plain arrays. */
+function gradsOf(loss: Loss, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): Float32Array[] {
   return tf.tidy(() =>
     tf
-      .grads(loss)([x, w])
+      .grads((xx, ww, bb) => loss(xx, ww, bb))([x, w, b])
       .map((g) => g.dataSync() as Float32Array),
   );
 }
@@ -71,26 +71,34 @@ describe.each(NODE_BACKENDS)('conv gradients on %s equal tfjs gradients', (backe
     await useBackend('cpu');
     const x = rand([2, H, W, cin], 1);
     const w = rand([k, k, cin, cout], 2);
+    const b = rand([cout], 7);
     const y = tf.conv2d(pad(x, p), w as tf.Tensor4D, s, 'valid');
     const r = rand(y.shape, 3);
     // tfjs's own gradients (cpu kernels), of the same padded conv
     const ref = gradsOf(
-      (xx, ww) => tf.sum(tf.mul(tf.conv2d(pad(xx, p), ww as tf.Tensor4D, s, 'valid'), r)),
+      (xx, ww, bb) => tf.sum(tf.mul(tf.add(tf.conv2d(pad(xx, p), ww as tf.Tensor4D, s, 'valid'), bb), r)),
       x,
       w,
+      b,
     );
-    const [xd, wd, rd] = [x, w, r].map((t) => ({ v: t.dataSync().slice(), s: t.shape }));
-    tf.dispose([x, w, y, r]);
+    const [xd, wd, bd, rd] = [x, w, b, r].map((t) => ({ v: t.dataSync().slice(), s: t.shape }));
+    tf.dispose([x, w, b, y, r]);
 
     await useBackend(backend);
-    const [xb, wb, rb] = [xd, wd, rd].map((t) => tf.tensor(t.v, t.s));
-    const loss: Loss = (xx, ww) =>
-      tf.sum(tf.mul(conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, null, { stride: s, padding: p }), rb));
-    const fast = gradsOf(loss, xb, wb);
-    const generic = withoutKernels([SWIN_IM2COL], () => gradsOf(loss, xb, wb));
+    const [xb, wb, bb, rb] = [xd, wd, bd, rd].map((t) => tf.tensor(t.v, t.s));
+    const loss: Loss = (xx, ww, b1) =>
+      tf.sum(
+        tf.mul(
+          conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, b1 as tf.Tensor1D, { stride: s, padding: p }),
+          rb,
+        ),
+      );
+    const fast = gradsOf(loss, xb, wb, bb);
+    const generic = withoutKernels([SWIN_IM2COL, SWIN_CONV_SUBFILTER], () => gradsOf(loss, xb, wb, bb));
     for (const got of [fast, generic]) {
       expect(relErr(got[0], ref[0])).toBeLessThan(1e-5);
       expect(relErr(got[1], ref[1])).toBeLessThan(1e-5);
+      expect(relErr(got[2], ref[2])).toBeLessThan(1e-5);
     }
     // inputGradient false: the same filter gradient
     const [gw] = tf.grads((ww: tf.Tensor) =>
@@ -102,7 +110,7 @@ describe.each(NODE_BACKENDS)('conv gradients on %s equal tfjs gradients', (backe
       ),
     )([wb]);
     expect(relErr(gw.dataSync(), ref[1])).toBeLessThan(1e-5);
-    tf.dispose([xb, wb, rb, gw]);
+    tf.dispose([xb, wb, bb, rb, gw]);
   });
 
   it.each([
@@ -116,27 +124,33 @@ describe.each(NODE_BACKENDS)('conv gradients on %s equal tfjs gradients', (backe
     await useBackend('cpu');
     const x = rand([2, H, W, C], 4);
     const w = rand([k, k, C, 1], 5);
+    const b = rand([C], 8);
     const y = tf.depthwiseConv2d(pad(x, p), w as tf.Tensor4D, 1, 'valid');
     const r = rand(y.shape, 6);
     const ref = gradsOf(
-      (xx, ww) => tf.sum(tf.mul(tf.depthwiseConv2d(pad(xx, p), ww as tf.Tensor4D, 1, 'valid'), r)),
+      (xx, ww, bb) =>
+        tf.sum(tf.mul(tf.add(tf.depthwiseConv2d(pad(xx, p), ww as tf.Tensor4D, 1, 'valid'), bb), r)),
       x,
       w,
+      b,
     );
-    const [xd, wd, rd] = [x, w, r].map((t) => ({ v: t.dataSync().slice(), s: t.shape }));
-    tf.dispose([x, w, y, r]);
+    const [xd, wd, bd, rd] = [x, w, b, r].map((t) => ({ v: t.dataSync().slice(), s: t.shape }));
+    tf.dispose([x, w, b, y, r]);
 
     await useBackend(backend);
-    const [xb, wb, rb] = [xd, wd, rd].map((t) => tf.tensor(t.v, t.s));
-    const loss: Loss = (xx, ww) =>
-      tf.sum(tf.mul(depthwiseConv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, null, { padding: p }), rb));
-    const fast = gradsOf(loss, xb, wb);
-    const generic = withoutKernels([SWIN_DEPTHWISE_FILTER_GRAD], () => gradsOf(loss, xb, wb));
+    const [xb, wb, bb, rb] = [xd, wd, bd, rd].map((t) => tf.tensor(t.v, t.s));
+    const loss: Loss = (xx, ww, b1) =>
+      tf.sum(
+        tf.mul(depthwiseConv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, b1 as tf.Tensor1D, { padding: p }), rb),
+      );
+    const fast = gradsOf(loss, xb, wb, bb);
+    const generic = withoutKernels([SWIN_DEPTHWISE_FILTER_GRAD], () => gradsOf(loss, xb, wb, bb));
     for (const got of [fast, generic]) {
       expect(relErr(got[0], ref[0])).toBeLessThan(1e-5);
       expect(relErr(got[1], ref[1])).toBeLessThan(1e-5);
+      expect(relErr(got[2], ref[2])).toBeLessThan(1e-5);
     }
-    tf.dispose([xb, wb, rb]);
+    tf.dispose([xb, wb, bb, rb]);
   });
 
   it('the kernels are registered here (the fast paths above were exercised)', async () => {

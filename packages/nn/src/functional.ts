@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  convSubFilterKernel,
   depthwiseFilterGradKernel,
   erfKernel,
   geluGradKernel,
@@ -9,6 +10,7 @@ import {
   im2colKernel,
   layerNormGradKernel,
   layerNormKernel,
+  SWIN_CONV_SUBFILTER,
   SWIN_DEPTHWISE_FILTER_GRAD,
   SWIN_ERF,
   SWIN_GELU,
@@ -368,6 +370,26 @@ export function dropPath(x: tf.Tensor, p: number, training: boolean): tf.Tensor 
   });
 }
 
+/**
+ * `y + bias` over the channel (last) axis of `y [B, H, W, C]`; the bias gradient is a ones-row matMul
+ * ({@link sumRows}) instead of tfjs's broadcast-add gradient (a Sum over leading axes, slow on tfjs-wasm).
+ */
+function addChannelBias(y: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+  const C = y.shape[3];
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [yi, bi] = args as [tf.Tensor4D, tf.Tensor1D];
+    return {
+      value: tf.add(yi, bi),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+        const g = dy as tf.Tensor4D;
+        // (a reshape shares dy's data: no copy, and the tape never sees dy itself returned)
+        return [tf.reshape(g, g.shape), sumRows(tf.reshape(g, [-1, C]) as tf.Tensor2D)];
+      },
+    };
+  });
+  return f(y, bias) as tf.Tensor4D;
+}
+
 /** Symmetric zero padding of H and W of an NHWC tensor by `p` (PyTorch's conv `padding=p`). */
 export function padHW(x: tf.Tensor4D, p: number | [number, number]): tf.Tensor4D {
   const [ph, pw] = typeof p === 'number' ? [p, p] : p;
@@ -458,10 +480,11 @@ export function extractPatches(
 /**
  * The sub-filter `W[r + a sh, c + b sw]` (`a < ceil((kh - r) / sh)`, `b < ceil((kw - c) / sw)`) of an HWIO
  * filter, rotated by 180 degrees and with in/out swapped: `[ka, kb, cout, cin]` (the whole filter for
- * stride 1). The taps are picked and reversed by ONE gather of the `[kh*kw, cin*cout]` rows: tfjs-wasm's
- * StridedSlice and Reverse are scalar loops (~50-100 ms on a 3x3x320x512 filter), its Gather a row copy.
+ * stride 1): one kernel when registered, else ONE gather of the `[kh*kw, cin*cout]` rows and a transpose
+ * (tfjs-wasm's StridedSlice and Reverse are scalar loops, ~50-100 ms on a 3x3x320x512 filter).
  */
 function rotatedSubFilter(w: tf.Tensor4D, r: number, c: number, [sh, sw]: [number, number]): tf.Tensor4D {
+  if (hasKernel(SWIN_CONV_SUBFILTER)) return convSubFilterKernel(w, r, c, sh, sw);
   const [kh, kw, cin, cout] = w.shape;
   const ka = Math.ceil((kh - r) / sh);
   const kb = Math.ceil((kw - c) / sw);
@@ -664,7 +687,7 @@ export function conv2d(
         };
       });
       const y = fw(filter) as tf.Tensor4D;
-      return bias ? tf.add(y, bias) : y;
+      return bias ? addChannelBias(y, bias) : y;
     }
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [xin, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
@@ -691,7 +714,7 @@ export function conv2d(
       };
     });
     const y = f(xp, filter) as tf.Tensor4D;
-    return bias ? tf.add(y, bias) : y;
+    return bias ? addChannelBias(y, bias) : y;
   });
 }
 
@@ -763,6 +786,6 @@ export function depthwiseConv2d(
       };
     });
     const y = f(xp, filter) as tf.Tensor4D;
-    return bias ? tf.add(y, bias) : y;
+    return bias ? addChannelBias(y, bias) : y;
   });
 }

@@ -104,6 +104,13 @@ export const SWIN_DEPTHWISE_FILTER_GRAD = 'SwinNnDepthwiseFilterGrad';
  * `x[b, o sh + i, o' sw + j, c]` (the column order of an HWIO filter's first three axes).
  */
 export const SWIN_IM2COL = 'SwinNnIm2Col';
+/**
+ * Rotated sub-filter of an HWIO conv filter (for the input gradient of a strided conv): input
+ * `w [kh, kw, cin, cout]`; attrs `{r, c, sh, sw}` (`0 <= r < sh`, `0 <= c < sw`) -> `[ka, kb, cout, cin]`
+ * with `ka = ceil((kh - r) / sh)`, `kb = ceil((kw - c) / sw)` and
+ * `out[a, b, o, i] = w[r + (ka - 1 - a) sh, c + (kb - 1 - b) sw, i, o]` (taps reversed, in/out swapped).
+ */
+export const SWIN_CONV_SUBFILTER = 'SwinNnConvSubFilter';
 
 /** Every kernel name of this file (the names {@link SWIN_WINDOW_ATTENTION} excluded). */
 export const SWIN_NN_KERNELS: readonly string[] = [
@@ -117,6 +124,7 @@ export const SWIN_NN_KERNELS: readonly string[] = [
   SWIN_HEADS_TO_TOKENS,
   SWIN_DEPTHWISE_FILTER_GRAD,
   SWIN_IM2COL,
+  SWIN_CONV_SUBFILTER,
 ];
 
 /** Whether a kernel named `kernelName` is registered for `backendName` (default: the active backend). */
@@ -200,4 +208,15 @@ export function im2colKernel(
   Wo: number,
 ): tf.Tensor2D {
   return tf.engine().runKernel(SWIN_IM2COL, { x }, { kh, kw, sh, sw, Ho, Wo }) as tf.Tensor2D;
+}
+
+/** @internal Rotated, in/out-swapped sub-filter `[ka, kb, cout, cin]` of `w [kh, kw, cin, cout]`. */
+export function convSubFilterKernel(
+  w: tf.Tensor4D,
+  r: number,
+  c: number,
+  sh: number,
+  sw: number,
+): tf.Tensor4D {
+  return tf.engine().runKernel(SWIN_CONV_SUBFILTER, { w }, { r, c, sh, sw }) as tf.Tensor4D;
 }

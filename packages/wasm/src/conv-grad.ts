@@ -1,4 +1,4 @@
-import { SWIN_DEPTHWISE_FILTER_GRAD, SWIN_IM2COL } from '@swin/nn';
+import { SWIN_CONV_SUBFILTER, SWIN_DEPTHWISE_FILTER_GRAD, SWIN_IM2COL } from '@swin/nn';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { CpuBackendLike, WasmBackendLike } from './asm.js';
 import { BumpHeap, Fn, I32, KernelModule, OP, SIMD, V128, wasmMemoryOf } from './asm.js';
@@ -11,6 +11,8 @@ import { BumpHeap, Fn, I32, KernelModule, OP, SIMD, V128, wasmMemoryOf } from '.
  *   generated WebAssembly SIMD loop (16 channels per pass, accumulators in registers).
  * - {@link SWIN_IM2COL}: the patch matrix `[B*Ho*Wo, kh*kw*C]` of a strided 'valid' window (row copies in
  *   JavaScript on the heap), so that the conv filter gradient is one XNNPACK matMul.
+ * - {@link SWIN_CONV_SUBFILTER}: the rotated, in/out-swapped sub-filters of the strided input gradient
+ *   (tfjs-wasm's StridedSlice / Reverse / Gather are scalar loops).
  */
 
 // ============================================================================================
@@ -155,6 +157,38 @@ function im2col(src: Float32Array, dst: Float32Array, [B, H, W, C]: number[], a:
 }
 
 // ============================================================================================
+// Rotated sub-filters (JavaScript block transposes)
+// ============================================================================================
+
+interface SubFilterAttrs {
+  r: number;
+  c: number;
+  sh: number;
+  sw: number;
+}
+
+function subFilterShape([kh, kw, cin, cout]: number[], a: SubFilterAttrs): number[] {
+  return [Math.ceil((kh - a.r) / a.sh), Math.ceil((kw - a.c) / a.sw), cout, cin];
+}
+
+/** `dst[a, b, o, i] = src[r + (ka - 1 - a) sh, c + (kb - 1 - b) sw, i, o]` */
+function subFilter(src: Float32Array, dst: Float32Array, shape: number[], a: SubFilterAttrs): void {
+  const [, kw, cin, cout] = shape;
+  const [ka, kb] = subFilterShape(shape, a);
+  const block = cin * cout;
+  let o = 0;
+  for (let p = 0; p < ka; p++)
+    for (let q = 0; q < kb; q++) {
+      const s0 = ((a.r + (ka - 1 - p) * a.sh) * kw + a.c + (kb - 1 - q) * a.sw) * block;
+      // [cin, cout] -> [cout, cin]
+      for (let co = 0; co < cout; co++) {
+        let s = s0 + co;
+        for (let ci = 0; ci < cin; ci++, s += cout) dst[o++] = src[s];
+      }
+    }
+}
+
+// ============================================================================================
 // tfjs glue
 // ============================================================================================
 
@@ -253,6 +287,38 @@ function cpuIm2Col(args: KernelArgs): tf.TensorInfo {
   return be.makeTensorInfo(s.out, 'float32', dst);
 }
 
+function subFilterArgs(args: KernelArgs) {
+  const w = input(args, SWIN_CONV_SUBFILTER, 'w');
+  const a = (args.attrs ?? {}) as unknown as SubFilterAttrs;
+  const ok =
+    [a.r, a.c, a.sh, a.sw].every(Number.isInteger) && a.r >= 0 && a.c >= 0 && a.r < a.sh && a.c < a.sw;
+  if (w.shape.length !== 4 || !ok || a.r >= w.shape[0] || a.c >= w.shape[1]) {
+    throw new Error(`${SWIN_CONV_SUBFILTER}: bad attrs ${JSON.stringify(a)} for w [${w.shape}]`);
+  }
+  return { w, a, out: subFilterShape(w.shape, a) };
+}
+
+function wasmSubFilter(args: KernelArgs): tf.TensorInfo {
+  const be = args.backend as WasmHeapBackend;
+  const s = subFilterArgs(args);
+  const out = be.makeOutput(s.out, 'float32');
+  subFilter(
+    be.typedArrayFromHeap(s.w) as Float32Array,
+    be.typedArrayFromHeap(out) as Float32Array,
+    s.w.shape,
+    s.a,
+  );
+  return out;
+}
+
+function cpuSubFilter(args: KernelArgs): tf.TensorInfo {
+  const be = args.backend as CpuBackendLike;
+  const s = subFilterArgs(args);
+  const dst = new Float32Array(sizeOf(s.out));
+  subFilter(be.readSync(s.w.dataId) as Float32Array, dst, s.w.shape, s.a);
+  return be.makeTensorInfo(s.out, 'float32', dst);
+}
+
 /** {@link SWIN_DEPTHWISE_FILTER_GRAD} (SIMD) for 'wasm' and 'cpu'. */
 export const DEPTHWISE_GRAD_KERNELS: readonly tf.KernelConfig[] = [
   {
@@ -267,8 +333,18 @@ export const DEPTHWISE_GRAD_KERNELS: readonly tf.KernelConfig[] = [
   },
 ];
 
-/** {@link SWIN_IM2COL} (plain JavaScript) for 'wasm' and 'cpu'. */
+/** {@link SWIN_IM2COL} and {@link SWIN_CONV_SUBFILTER} (plain JavaScript) for 'wasm' and 'cpu'. */
 export const IM2COL_KERNELS: readonly tf.KernelConfig[] = [
+  {
+    kernelName: SWIN_CONV_SUBFILTER,
+    backendName: 'wasm',
+    kernelFunc: wasmSubFilter as unknown as tf.KernelFunc,
+  },
+  {
+    kernelName: SWIN_CONV_SUBFILTER,
+    backendName: 'cpu',
+    kernelFunc: cpuSubFilter as unknown as tf.KernelFunc,
+  },
   { kernelName: SWIN_IM2COL, backendName: 'wasm', kernelFunc: wasmIm2Col as unknown as tf.KernelFunc },
   { kernelName: SWIN_IM2COL, backendName: 'cpu', kernelFunc: cpuIm2Col as unknown as tf.KernelFunc },
 ];
