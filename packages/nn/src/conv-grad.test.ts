@@ -67,6 +67,8 @@ describe.each(NODE_BACKENDS)('conv gradients on %s equal tfjs gradients', (backe
     [8, 8, 0, 16, 24, 4, 8], // spatial reduction sr 8
     [2, 2, 0, 7, 6, 12, 4], // sr 2, remainder dropped
     [1, 1, 0, 5, 4, 6, 7], // 1x1
+    [2, 1, 2, 5, 6, 4, 4], // stride 1 with padding >= kernel (no direct input gradient)
+    [3, 2, 0, 9, 8, 4, 4], // stride 2 unpadded, crop cuts into the input
   ])('conv2d k=%i s=%i p=%i on %ix%i x %i -> %i', async (k, s, p, H, W, cin, cout) => {
     await useBackend('cpu');
     const x = rand([2, H, W, cin], 1);
@@ -120,6 +122,7 @@ describe.each(NODE_BACKENDS)('conv gradients on %s equal tfjs gradients', (backe
     [3, 1, 6, 6, 6], // C % 4 != 0: generic path even with the kernel registered
     [5, 2, 8, 7, 8],
     [3, 0, 5, 6, 4],
+    [3, 3, 4, 5, 8], // padding >= kernel: padded outside the custom op
   ])('depthwiseConv2d k=%i p=%i on %ix%i x %i', async (k, p, H, W, C) => {
     await useBackend('cpu');
     const x = rand([2, H, W, C], 4);

@@ -654,25 +654,26 @@ export function conv2d(
   const inputGradient = opts.inputGradient ?? true;
   const stride: [number, number] =
     typeof opts.stride === 'number' ? [opts.stride, opts.stride] : (opts.stride ?? [1, 1]);
+  const [ph, pw] = typeof opts.padding === 'number' ? [opts.padding, opts.padding] : (opts.padding ?? [0, 0]);
+  const [B, H, W] = x.shape;
+  const [Hp, Wp] = [H + 2 * ph, W + 2 * pw];
+  if (Hp < kh || Wp < kw) {
+    throw new SwinInputError(
+      `conv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input (shape [${x.shape}])`,
+    );
+  }
+  const Ho = Math.floor((Hp - kh) / stride[0]) + 1;
+  const Wo = Math.floor((Wp - kw) / stride[1]) + 1;
+  // The padded input cropped to what the strided conv reads: [B, Hc, Wc, cin]
+  const [Hc, Wc] = [(Ho - 1) * stride[0] + kh, (Wo - 1) * stride[1] + kw];
+  // stride 1 with pad < kernel: the input gradient comes out at x's size directly (no crop)
+  const direct = stride[0] === 1 && stride[1] === 1 && ph <= kh - 1 && pw <= kw - 1;
   return tf.tidy(() => {
-    const xp = padHW(x, opts.padding ?? 0);
-    const [B, Hp, Wp] = xp.shape;
-    if (Hp < kh || Wp < kw) {
-      throw new SwinInputError(
-        `conv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input (shape [${x.shape}])`,
-      );
-    }
-    const Ho = Math.floor((Hp - kh) / stride[0]) + 1;
-    const Wo = Math.floor((Wp - kw) / stride[1]) + 1;
-    // Crop what the strided conv would not read, so the input gradient sees matching shapes.
-    const cropped = [B, (Ho - 1) * stride[0] + kh, (Wo - 1) * stride[1] + kw, cin];
-    // (tfjs-wasm's Slice copies even when nothing is cut)
-    const uncropped = cropped[1] === Hp && cropped[2] === Wp;
     if (!inputGradient) {
       // x is captured, not an input of the custom op: the tape records no path into it
       const fw = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
         const [w, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
-        const xc = uncropped ? xp : tf.slice(xp, [0, 0, 0, 0], cropped);
+        const xc = padCrop(x, ph, pw, Hc, Wc);
         save([xc]);
         return {
           value: tf.conv2d(xc, w, stride, 'valid'),
@@ -689,33 +690,64 @@ export function conv2d(
       const y = fw(filter) as tf.Tensor4D;
       return bias ? addChannelBias(y, bias) : y;
     }
+    // The padding runs inside the custom op: the tape sees x itself, so no pad gradient (a Slice, a
+    // full copy on tfjs-wasm) follows the input gradient.
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [xin, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-      const xi = xin as tf.Tensor4D;
-      const wi = w as tf.Tensor4D;
-      const xc = uncropped ? xi : tf.slice(xi, [0, 0, 0, 0], cropped);
-      save([xc, wi]);
-      const value = tf.conv2d(xc, wi, stride, 'valid');
+      const [xin, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+      const xc = padCrop(xin, ph, pw, Hc, Wc);
+      save([xc, w]);
+      const value = tf.conv2d(xc, w, stride, 'valid');
       return {
         value,
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
           const g = dy as tf.Tensor4D;
           const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const dw = tf.reshape(convFilterGrad(xs, g, [kh, kw], stride), [kh, kw, cin, cout]);
+          if (direct) {
+            // full correlation of dy with the rotated filter, without the padded borders
+            const gp = tf.pad(g, [
+              [0, 0],
+              [kh - 1 - ph, kh - 1 - ph],
+              [kw - 1 - pw, kw - 1 - pw],
+              [0, 0],
+            ]);
+            return [tf.conv2d(gp, rotatedSubFilter(ws, 0, 0, [1, 1]), 1, 'valid'), dw];
+          }
+          // gradient of the padded, cropped input [B, Hc, Wc, cin] -> back to x's rows / columns
           const dxc = convInputGrad(g, ws, xs.shape, stride);
-          const dx = tf.pad(dxc, [
+          const dxp = tf.pad(dxc, [
             [0, 0],
-            [0, Hp - xs.shape[1]],
-            [0, Wp - xs.shape[2]],
+            [0, Math.max(0, ph + H - Hc)],
+            [0, Math.max(0, pw + W - Wc)],
             [0, 0],
           ]);
-          const dw = convFilterGrad(xs, g, [kh, kw], stride);
-          return [dx, tf.reshape(dw, [kh, kw, cin, cout])];
+          return [tf.slice(dxp, [0, ph, pw, 0], [B, H, W, cin]), dw];
         },
       };
     });
-    const y = f(xp, filter) as tf.Tensor4D;
+    const y = f(x, filter) as tf.Tensor4D;
     return bias ? addChannelBias(y, bias) : y;
   });
+}
+
+/**
+ * Zero-pads x `[B, H, W, C]` by `ph` / `pw` on top / left and keeps the first `Hc x Wc` rows and columns
+ * of the padded map: one pad (bottom / right amounts shortened) when the crop only removes padding,
+ * else pad + slice.
+ */
+function padCrop(x: tf.Tensor4D, ph: number, pw: number, Hc: number, Wc: number): tf.Tensor4D {
+  const [B, H, W, C] = x.shape;
+  const [bh, bw] = [Hc - H - ph, Wc - W - pw];
+  if (bh >= 0 && bw >= 0) {
+    if (ph === 0 && pw === 0 && bh === 0 && bw === 0) return x;
+    return tf.pad(x, [
+      [0, 0],
+      [ph, bh],
+      [pw, bw],
+      [0, 0],
+    ]);
+  }
+  return tf.slice(padHW(x, [ph, pw]), [0, 0, 0, 0], [B, Hc, Wc, C]);
 }
 
 /**
@@ -737,30 +769,34 @@ export function depthwiseConv2d(
   if (mult !== 1)
     throw new SwinInputError(`depthwiseConv2d: channel multiplier ${mult} is not supported (expected 1)`);
   checkNHWC('depthwiseConv2d', x, C);
+  const pad = opts.padding ?? 0;
+  const [B, H, W] = x.shape;
+  const [Hp, Wp] = [H + 2 * pad, W + 2 * pad];
+  if (Hp < kh || Wp < kw) {
+    throw new SwinInputError(`depthwiseConv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input`);
+  }
+  const Ho = Hp - kh + 1;
+  const Wo = Wp - kw + 1;
+  // The padding runs inside the custom op when the input gradient can crop it for free (pad < kernel):
+  // dx then comes out at the input's size, with no Slice (tfjs's pad gradient; a full copy on tfjs-wasm).
+  const inner = pad <= kh - 1 && pad <= kw - 1;
+  const q = inner ? pad : 0;
   return tf.tidy(() => {
-    const xp = padHW(x, opts.padding ?? 0);
-    const [B, Hp, Wp] = xp.shape;
-    if (Hp < kh || Wp < kw) {
-      throw new SwinInputError(
-        `depthwiseConv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input`,
-      );
-    }
-    const Ho = Hp - kh + 1;
-    const Wo = Wp - kw + 1;
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [xin, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-      save([xin, w]);
-      const value = tf.depthwiseConv2d(xin as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid');
+      const [xin, w, save] = args as [tf.Tensor4D, tf.Tensor, tf.GradSaveFunc];
+      const xpi = inner ? padHW(xin, pad) : xin;
+      save([xpi, w]);
+      const value = tf.depthwiseConv2d(xpi, w as tf.Tensor4D, 1, 'valid');
       return {
         value,
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
           const g = dy as tf.Tensor4D;
           const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
-          // dx = full correlation of dy with the 180-degree rotated filter.
+          // dx = full correlation of dy with the 180-degree rotated filter, without the q padded borders
           const gp = tf.pad(g, [
             [0, 0],
-            [kh - 1, kh - 1],
-            [kw - 1, kw - 1],
+            [kh - 1 - q, kh - 1 - q],
+            [kw - 1 - q, kw - 1 - q],
             [0, 0],
           ]);
           const wFlip = tf.reverse(ws, [0, 1]) as tf.Tensor4D;
@@ -785,7 +821,7 @@ export function depthwiseConv2d(
         },
       };
     });
-    const y = f(xp, filter) as tf.Tensor4D;
+    const y = f(inner ? x : padHW(x, pad), filter) as tf.Tensor4D;
     return bias ? addChannelBias(y, bias) : y;
   });
 }
