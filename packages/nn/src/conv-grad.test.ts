@@ -102,6 +102,11 @@ describe.each(NODE_BACKENDS)('conv gradients on %s equal tfjs gradients', (backe
       expect(relErr(got[1], ref[1])).toBeLessThan(1e-5);
       expect(relErr(got[2], ref[2])).toBeLessThan(1e-5);
     }
+    // a variable filter (not cloned for the backward pass) gets the same gradient
+    const wv = tf.variable(wb);
+    const { grads } = tf.variableGrads(() => loss(xb, wv, bb) as tf.Scalar, [wv]);
+    expect(relErr(grads[wv.name].dataSync(), ref[1])).toBeLessThan(1e-5);
+    tf.dispose([wv, grads[wv.name]]);
     // inputGradient false: the same filter gradient
     const [gw] = tf.grads((ww: tf.Tensor) =>
       tf.sum(
@@ -153,6 +158,11 @@ describe.each(NODE_BACKENDS)('conv gradients on %s equal tfjs gradients', (backe
       expect(relErr(got[1], ref[1])).toBeLessThan(1e-5);
       expect(relErr(got[2], ref[2])).toBeLessThan(1e-5);
     }
+    // a variable filter (not cloned for the backward pass) gets the same gradient
+    const wv = tf.variable(wb);
+    const { grads } = tf.variableGrads(() => loss(xb, wv, bb) as tf.Scalar, [wv]);
+    expect(relErr(grads[wv.name].dataSync(), ref[1])).toBeLessThan(1e-5);
+    tf.dispose([wv, grads[wv.name]]);
     tf.dispose([xb, wb, bb, rb]);
   });
 

@@ -695,13 +695,14 @@ export function conv2d(
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [xin, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
       const xc = padCrop(xin, ph, pw, Hc, Wc);
-      save([xc, w]);
+      // (a variable filter is not cloned: see saveForGradient)
+      const restore = saveForGradient(save, [xc, w]);
       const value = tf.conv2d(xc, w, stride, 'valid');
       return {
         value,
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
           const g = dy as tf.Tensor4D;
-          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const [xs, ws] = restore(saved) as [tf.Tensor4D, tf.Tensor4D];
           const dw = tf.reshape(convFilterGrad(xs, g, [kh, kw], stride), [kh, kw, cin, cout]);
           if (direct) {
             // full correlation of dy with the rotated filter, without the padded borders
@@ -785,13 +786,13 @@ export function depthwiseConv2d(
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [xin, w, save] = args as [tf.Tensor4D, tf.Tensor, tf.GradSaveFunc];
       const xpi = inner ? padHW(xin, pad) : xin;
-      save([xpi, w]);
+      const restore = saveForGradient(save, [xpi, w]);
       const value = tf.depthwiseConv2d(xpi, w as tf.Tensor4D, 1, 'valid');
       return {
         value,
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
           const g = dy as tf.Tensor4D;
-          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const [xs, ws] = restore(saved) as [tf.Tensor4D, tf.Tensor4D];
           // dx = full correlation of dy with the 180-degree rotated filter, without the q padded borders
           const gp = tf.pad(g, [
             [0, 0],

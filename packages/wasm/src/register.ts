@@ -38,11 +38,12 @@ function allConfigs(): tf.KernelConfig[] {
 /**
  * Registers the WebAssembly kernels under the names `@swin/nn` and `@swin/window-ops` dispatch to:
  * `SwinSmallGemm` (attention products with fused softmax, `smallBatchMatMul`), the fused GELU / erf /
- * LayerNorm kernels and their gradients, the head split / merge copies, and the shifted-window partition /
- * reverse (wasm only, with their gradients). Afterwards `attentionCore`, `layerNorm`, `gelu`, ... of
+ * LayerNorm kernels and their gradients, the head split / merge copies, the convolution-gradient kernels
+ * (depthwise filter gradient, im2col, rotated sub-filters) and the shifted-window partition / reverse (wasm
+ * only, with their gradients). Afterwards `attentionCore`, `layerNorm`, `gelu`, ... of
  * `@swin/nn` take the kernel path on those backends; without it they run plain tfjs ops (same results,
  * slower). Call it once at start-up, before or after the backend initialises. Idempotent. On an engine
- * without WebAssembly SIMD only the shifted-window copies are registered.
+ * without WebAssembly SIMD only the shifted-window copies and the JavaScript conv-gradient copies are registered.
  *
  * @returns the `kernelName@backend` pairs that were newly registered.
  */
