@@ -21,6 +21,13 @@ function devServerExtras(): Plugin {
         for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
         next();
       });
+      // VitePress dev pages get their <head> (and so the icon link) from the client: the browser asks for
+      // /favicon.ico first, a 404 in the console
+      server.middlewares.use((req, res, next) => {
+        if (req.url?.split('?')[0] !== '/favicon.ico') return next();
+        res.setHeader('Content-Type', 'image/svg+xml');
+        createReadStream(new URL('../public/favicon.svg', import.meta.url)).pipe(res);
+      });
       server.middlewares.use((req, res, next) => {
         const m = /^\/tfjs-wasm\/([\w.-]+\.wasm)$/.exec(req.url?.split('?')[0] ?? '');
         if (!m || !wasmFiles.includes(m[1])) return next();
@@ -116,6 +123,11 @@ export default defineConfig({
         '@tensorflow/tfjs-backend-wasm',
         '@tensorflow/tfjs-backend-webgpu',
         'chart.js',
+        // imported by workspace packages the pages run from source: listed so that Vite does not discover
+        // them on the first page load and reload the page (which drops a running example)
+        '@swin/io > fflate',
+        '@swin/preprocess > fast-png',
+        '@swin/preprocess > jpeg-js',
       ],
     },
     plugins: [devServerExtras()],

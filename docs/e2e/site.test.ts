@@ -188,6 +188,9 @@ describe.runIf(existsSync(CHROMIUM))('docs site in headless Chromium', () => {
         relpos: /relativePositionIndexArray\(7\): \[49, 49\] into a table \[169, 3\]/,
         pyramid:
           /forwardFeatures\(\[1,224,224,3\]\) -> \[1,56,56,96\] \[1,28,28,192\] \[1,14,14,384\] \[1,7,7,768\]/,
+        // the trained model's shifted block; the default query sits in a window that wraps around the edges
+        attention:
+          /block 1 \(SW-MSA, shift 2\): attentionProbs\(x\) -> \[4,2,16,16\]; query token \(1, 6\) in window 3, head 0: top key \(\d, \d\) 0\.\d{3}, 12 of 16 keys masked\. Fashion-MNIST test image #0 \(Ankle boot\); the model \(trained on Fashion-MNIST, \d+ steps, \d+\.\d% on \d+ test images\) says [\w /-]+ \(\d+%\)/,
       };
       for (const [kind, re] of Object.entries(expected)) {
         const fig = tab.locator(`figure[data-figure="${kind}"]`);
@@ -200,6 +203,24 @@ describe.runIf(existsSync(CHROMIUM))('docs site in headless Chromium', () => {
         expect(await fig.getAttribute('data-used-backend')).toBe('wasm');
         expect(await fig.locator('[data-figure-info]').textContent()).toMatch(re);
       }
+      // attention: clicking a token makes it the query (token (3, 3): the centre window of the shifted
+      // layout, nothing masked); head 1 redraws too
+      const attention = tab.locator('figure[data-figure="attention"]');
+      const info = attention.locator('[data-figure-info]');
+      await attention
+        .locator('canvas')
+        .first()
+        .click({ position: { x: 3 * 32 + 16, y: 3 * 32 + 16 } });
+      await expect
+        .poll(async () => (await info.textContent()) ?? '', { timeout: 60_000, interval: 250 })
+        .toMatch(
+          /query token \(3, 3\) in window 0, head 0: top key \(\d, \d\) 0\.\d{3}, 0 of 16 keys masked/,
+        );
+      await attention.locator('select').nth(2).selectOption('1');
+      await expect
+        .poll(async () => (await info.textContent()) ?? '', { timeout: 60_000, interval: 250 })
+        .toMatch(/query token \(3, 3\) in window 0, head 1:/);
+      expect(await attention.getAttribute('data-status')).toBe('done');
     } finally {
       await tab.close();
     }

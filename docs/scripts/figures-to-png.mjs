@@ -18,7 +18,7 @@ const browser = await chromium.launch({
 try {
   const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await tab.goto(`http://127.0.0.1:${port}/guide/how-swin-works`);
-  for (const kind of ['windows', 'mask', 'relpos', 'pyramid']) {
+  for (const kind of ['windows', 'mask', 'relpos', 'attention', 'pyramid']) {
     const fig = tab.locator(`figure[data-figure="${kind}"]`);
     await fig.scrollIntoViewIfNeeded();
     await tab.waitForFunction(

@@ -139,32 +139,62 @@ export class SwinTransformerBlock extends Module implements FeatureBlock {
     const [B, H, W, C] = x.shape;
     const ws = this.windowSize;
     const s = this.shiftSize;
-    const padH = (ws - (H % ws)) % ws;
-    const padW = (ws - (W % ws)) % ws;
-    const Hp = H + padH;
-    const Wp = W + padW;
+    const [Hp, Wp] = this.paddedSize(H, W);
     return tf.tidy(() => {
-      let h = this.norm1.forward(x);
-      if (padH || padW) {
-        h = tf.pad(h, [
-          [0, 0],
-          [0, padH],
-          [0, padW],
-          [0, 0],
-        ]);
-      }
-      // with a backend kernel registered (wasm: registerWasmKernels() of @swin/wasm; webgpu:
-      // registerSwinWebGPUKernels()) the shifted path runs it instead of Slice + Concat
-      const windows = s > 0 ? shiftedWindowPartition(h, ws, s) : windowPartition(h, ws);
-      const tokens = tf.reshape(windows, [-1, ws * ws, C]) as tf.Tensor3D;
+      const tokens = this.windowTokens(x);
       const mask = this.maskFor(H, W);
       const attended = tf.reshape(this.attn.forward(tokens, mask), [-1, ws, ws, C]) as tf.Tensor4D;
       let merged =
         s > 0 ? shiftedWindowReverse(attended, ws, s, Hp, Wp) : windowReverse(attended, ws, Hp, Wp);
-      if (padH || padW) merged = tf.slice(merged, [0, 0, 0, 0], [B, H, W, C]);
+      if (Hp !== H || Wp !== W) merged = tf.slice(merged, [0, 0, 0, 0], [B, H, W, C]);
       const y = tf.add(x, this.dropPath.forward(merged));
       return tf.add(y, this.dropPath.forward(this.mlp.forward(this.norm2.forward(y)))) as tf.Tensor4D;
     });
+  }
+
+  /**
+   * The attention probabilities this block's forward applies to x `[B, H, W, dim]`:
+   * `[B*nW, numHeads, N, N]` (`N = windowSize^2`, see `WindowAttention.attentionProbs`), shifted-window
+   * mask and relative position bias included.
+   *
+   * Windows are those forward attends in: of `norm1(x)` zero-padded to `Hp x Wp` (window multiples) and,
+   * when `shiftSize > 0`, rolled up and left by `shiftSize` (`cyclicShift(x, [-s, -s])`). Window
+   * `b*nW + r*(Wp/ws) + c` covers rows `r*ws..` and columns `c*ws..` of that (rolled) map, tokens row-major
+   * inside it: token `i` of it came from pixel `((r*ws + i/ws + s) mod Hp, (c*ws + i%ws + s) mod Wp)` of
+   * the padded input. Padding tokens never receive weight from real ones. A new tensor: the caller owns it.
+   * @throws SwinInputError naming `SwinTransformerBlock.attentionProbs` on a bad x
+   */
+  attentionProbs(x: tf.Tensor4D): tf.Tensor4D {
+    assertNHWC('SwinTransformerBlock.attentionProbs', x, this.dim);
+    const [, H, W] = x.shape;
+    return tf.tidy(() => this.attn.attentionProbs(this.windowTokens(x), this.maskFor(H, W)));
+  }
+
+  /** `[H, W]` padded up to multiples of the window. */
+  paddedSize(H: number, W: number): [number, number] {
+    const ws = this.windowSize;
+    return [Math.ceil(H / ws) * ws, Math.ceil(W / ws) * ws];
+  }
+
+  /** norm1, pad to window multiples, (shifted) window partition: `[B, H, W, C]` -> `[B*nW, ws*ws, C]`. */
+  private windowTokens(x: tf.Tensor4D): tf.Tensor3D {
+    const [, H, W, C] = x.shape;
+    const ws = this.windowSize;
+    const s = this.shiftSize;
+    const [Hp, Wp] = this.paddedSize(H, W);
+    let h = this.norm1.forward(x);
+    if (Hp !== H || Wp !== W) {
+      h = tf.pad(h, [
+        [0, 0],
+        [0, Hp - H],
+        [0, Wp - W],
+        [0, 0],
+      ]);
+    }
+    // with a backend kernel registered (wasm: registerWasmKernels() of @swin/wasm; webgpu:
+    // registerSwinWebGPUKernels()) the shifted path runs it instead of Slice + Concat
+    const windows = s > 0 ? shiftedWindowPartition(h, ws, s) : windowPartition(h, ws);
+    return tf.reshape(windows, [-1, ws * ws, C]) as tf.Tensor3D;
   }
 
   /**

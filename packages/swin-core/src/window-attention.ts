@@ -108,25 +108,7 @@ export class WindowAttention extends Module {
    * x `[B*nW, N, C]`, mask `[nW, N, N]` (0 / -100) or null -> `[B*nW, N, C]`.
    */
   forward(x: tf.Tensor3D, mask: tf.Tensor3D | null = null): tf.Tensor3D {
-    const fn = 'WindowAttention.forward';
-    const N = this.numTokens;
-    const C = this.dim;
-    if (x?.rank !== 3) fail(fn, `x must be 3-D window tokens [B*nW, N, C], got shape [${x?.shape}]`);
-    if (x.shape[1] !== N || x.shape[2] !== C) {
-      fail(
-        fn,
-        `x has shape [${x.shape}], expected [B*nW, ${N}, ${C}] (window ${this.window[0]}x${this.window[1]}, dim ${C})`,
-      );
-    }
-    const Bn = x.shape[0];
-    if (mask) {
-      if (mask.rank !== 3 || mask.shape[1] !== N || mask.shape[2] !== N) {
-        fail(fn, `mask has shape [${mask.shape}], expected [nW, ${N}, ${N}]`);
-      }
-      if (Bn % mask.shape[0] !== 0) {
-        fail(fn, `B*nW=${Bn} windows is not a multiple of the mask's nW=${mask.shape[0]}`);
-      }
-    }
+    this.checkInputs('WindowAttention.forward', x, mask);
     const nH = this.numHeads;
     return tf.tidy(() => {
       // one qkv product (output channels [3][heads][hd]), then q, k, v [Bn*nH, N, hd]
@@ -137,6 +119,49 @@ export class WindowAttention extends Module {
       const out = linear(merged, this.proj.weight, this.proj.bias);
       return this.projDrop.forward(out) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * The attention probabilities of {@link forward}: `softmax(q k^T * scale + bias + mask)` over the keys,
+   * for window tokens x `[B*nW, N, C]` and the same optional mask `[nW, N, N]` -> `[B*nW, numHeads, N, N]`
+   * (window-major as x; `probs[w, h, i, j]` is how much query token `i` of window `w` takes from key token
+   * `j` in head `h`; every row sums to 1, pairs the mask separates get ~`exp(-100)`).
+   *
+   * These are exactly the weights forward applies: `probs @ v`, heads merged, then `proj`, is forward's
+   * output (`attention.test.ts` checks it). Attention dropout is not applied (it is random and only active
+   * in training). A new tensor: the caller owns it.
+   * @throws SwinConfigError naming `WindowAttention.attentionProbs` on a bad x or mask shape (forward's checks)
+   */
+  attentionProbs(x: tf.Tensor3D, mask: tf.Tensor3D | null = null): tf.Tensor4D {
+    this.checkInputs('WindowAttention.attentionProbs', x, mask);
+    const nH = this.numHeads;
+    const N = this.numTokens;
+    return tf.tidy(() => {
+      const qkv = linear(x, this.qkv.weight, this.qkv.bias) as tf.Tensor3D;
+      const [q, k] = splitHeads(qkv, 3, nH); // [Bn*nH, N, hd] each
+      return tf.reshape(this.probs(q, k, mask), [x.shape[0], nH, N, N]) as tf.Tensor4D;
+    });
+  }
+
+  /** Validates forward's inputs (x `[B*nW, N, C]`, mask `[nW, N, N]` dividing the windows), naming `fn`. */
+  private checkInputs(fn: string, x: tf.Tensor3D, mask: tf.Tensor3D | null): void {
+    const N = this.numTokens;
+    const C = this.dim;
+    if (x?.rank !== 3) fail(fn, `x must be 3-D window tokens [B*nW, N, C], got shape [${x?.shape}]`);
+    if (x.shape[1] !== N || x.shape[2] !== C) {
+      fail(
+        fn,
+        `x has shape [${x.shape}], expected [B*nW, ${N}, ${C}] (window ${this.window[0]}x${this.window[1]}, dim ${C})`,
+      );
+    }
+    if (mask) {
+      if (mask.rank !== 3 || mask.shape[1] !== N || mask.shape[2] !== N) {
+        fail(fn, `mask has shape [${mask.shape}], expected [nW, ${N}, ${N}]`);
+      }
+      if (x.shape[0] % mask.shape[0] !== 0) {
+        fail(fn, `B*nW=${x.shape[0]} windows is not a multiple of the mask's nW=${mask.shape[0]}`);
+      }
+    }
   }
 
   /** Drops the relative position bias kept between inference passes (rebuilt when needed). */
@@ -157,20 +182,32 @@ export class WindowAttention extends Module {
    * which needs the probabilities: then plain tfjs ops.
    */
   private attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor3D | null): tf.Tensor3D {
-    const nH = this.numHeads;
-    // [nH, N, N]; without a gradient tape, computed once per table value
-    const table = this.relativePositionBiasTable;
-    const bias = !table
-      ? null
-      : recordingGradients()
-        ? this.relativePositionBias()
-        : (this.biasCache.get([table], () => [this.relativePositionBias()])[0] as tf.Tensor3D);
     if (!(this.training && this.attnDrop.p > 0)) {
-      return attentionCore(q, k, v, { bias, mask, numHeads: nH, scale: this.scale });
+      const bias = this.currentBias();
+      return attentionCore(q, k, v, { bias, mask, numHeads: this.numHeads, scale: this.scale });
     }
+    return matMul(this.attnDrop.forward(this.probs(q, k, mask)) as tf.Tensor3D, v);
+  }
+
+  /** The relative position bias `[nH, N, N]` (cached without a gradient tape), or null without one. */
+  private currentBias(): tf.Tensor3D | null {
+    const table = this.relativePositionBiasTable;
+    if (!table) return null;
+    return recordingGradients()
+      ? this.relativePositionBias()
+      : (this.biasCache.get([table], () => [this.relativePositionBias()])[0] as tf.Tensor3D);
+  }
+
+  /**
+   * q, k `[Bn*nH, N, hd]`, mask `[nW, N, N]` -> `softmax(q k^T * scale + bias + mask)` `[Bn*nH, N, N]`
+   * with plain tfjs ops (the reference of `attentionCore`'s fused kernels).
+   */
+  private probs(q: tf.Tensor3D, k: tf.Tensor3D, mask: tf.Tensor3D | null): tf.Tensor3D {
+    const nH = this.numHeads;
     const N = this.numTokens;
     const G = q.shape[0];
     const Bn = G / nH;
+    const bias = this.currentBias(); // [nH, N, N]
     let attn: tf.Tensor = matMul(tf.mul(q, this.scale) as tf.Tensor3D, tf.transpose(k, [0, 2, 1]));
     attn = tf.reshape(attn, [Bn, nH, N, N]);
     if (bias) attn = tf.add(attn, bias);
@@ -178,8 +215,7 @@ export class WindowAttention extends Module {
       const nW = mask.shape[0];
       attn = tf.add(tf.reshape(attn, [Bn / nW, nW, nH, N, N]), tf.reshape(mask, [1, nW, 1, N, N]));
     }
-    attn = this.attnDrop.forward(tf.softmax(tf.reshape(attn, [G, N, N])));
-    return matMul(attn as tf.Tensor3D, v);
+    return tf.softmax(tf.reshape(attn, [G, N, N])) as tf.Tensor3D;
   }
 
   /** Official `WindowAttention.flops(N)` for one window of `N` tokens. */

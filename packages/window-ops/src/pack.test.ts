@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,7 +51,7 @@ describe('pack and install', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('the README example imports only tfjs-core, the cpu backend and this package', () => {
-    const example = fencedBlock(readme, 'js');
+    const example = fencedBlock(readme, 'ts');
     const imports = [...example.matchAll(/from '([^']+)'|import '([^']+)'/g)].map((m) => m[1] ?? m[2]);
     expect(new Set(imports)).toEqual(
       new Set(['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@swin/window-ops']),
@@ -70,11 +71,16 @@ describe('pack and install', () => {
       files: Array<{ path: string }>;
     }>;
     const files = packed[0].files.map((f) => f.path).sort();
-    // Only the build output, the README and package.json: no sources, tests or test helpers.
+    // The build output, its sources (the source maps point to them), README, LICENSE and package.json:
+    // no tests or test helpers.
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
     expect(files).toContain('README.md');
-    expect(files.filter((f) => !/^(dist\/.*|README\.md|package\.json)$/.test(f))).toEqual([]);
+    expect(files).toContain('LICENSE');
+    expect(files).toContain('src/index.ts');
+    expect(
+      files.filter((f) => !/^(dist\/.*|src\/[\w-]+\.ts|README\.md|LICENSE|package\.json)$/.test(f)),
+    ).toEqual([]);
     expect(files.filter((f) => /test/.test(f))).toEqual([]);
     const tarball = join(packDir, readdirSync(packDir).find((f) => f.endsWith('.tgz'))!);
 
@@ -100,7 +106,11 @@ describe('pack and install', () => {
     expect(installed.dependencies ?? {}).toEqual({});
     expect(Object.keys(installed.peerDependencies)).toEqual(['@tensorflow/tfjs-core']);
 
-    writeFileSync(join(appDir, 'example.mjs'), fencedBlock(readme, 'js'));
+    // the README example is TypeScript (type-checked by scripts/check-readme-examples.mjs): run its JavaScript
+    const js = ts.transpileModule(fencedBlock(readme, 'ts'), {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    writeFileSync(join(appDir, 'example.mjs'), js);
     const out = run('node', ['example.mjs'], appDir, 60_000);
 
     // The printed output is exactly the README's "Output:" block...
