@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { preprocessBrowserProject } from './packages/preprocess/vitest.browser.js';
+import { wasmBrowserProject } from './packages/wasm/vitest.browser.js';
 import { webgpuBrowserProject } from './packages/webgpu/vitest.browser.js';
 
 // One vitest project per workspace package/app. Workspace packages resolve to their TypeScript
@@ -42,6 +43,8 @@ export default defineConfig({
       webgpuBrowserProject,
       // headless Chromium: packages/preprocess/src/**/*.browser.test.ts (loadImage on browser image sources)
       preprocessBrowserProject,
+      // headless Chromium, cross-origin isolated: packages/wasm/src/**/*.browser.test.ts (threaded tfjs-wasm)
+      wasmBrowserProject,
     ],
   },
 });

@@ -37,6 +37,11 @@ export interface BenchOptions {
   browser: boolean;
   /** wasm thread counts to measure (browser only: one page per count); null = tfjs's default */
   threads: number[] | null;
+  /**
+   * wasm in the browser: thread settings of @swin/wasm's own kernels to measure on each page
+   * (setWasmKernelThreads: 'auto' = tfjs-wasm's count, 1 = single-threaded); null = the package default
+   */
+  kernelThreads: (number | 'auto')[] | null;
   explicit: { models: boolean; backends: boolean; sizes: boolean; batches: boolean; modes: boolean };
 }
 
@@ -83,6 +88,10 @@ Options (lists are comma-separated; --flag value or --flag=value):
   --threads 1,2      wasm threads, one page per count (needs --browser for counts above 1; set with
                      @swin/wasm's setWasmThreads, which works on 2-core machines too); records get
                      'threads' (the count tfjs-wasm reports) and 'environment' ('node' / 'browser')
+  --kernel-threads auto,1
+                     wasm in the browser: threads of @swin/wasm's own kernels (attention, LayerNorm, GELU,
+                     head split / merge) on each --threads page, 'auto' = tfjs-wasm's count; records get
+                     'kernel_threads' (the threads they ran on)
   --chromium PATH    Chromium for the browser runs (default /usr/bin/chromium)
   -h, --help         this text
 `;
@@ -135,6 +144,7 @@ export function parseArgs(argv: readonly string[], knownModels: readonly string[
     chromium: DEFAULTS.chromium,
     browser: false,
     threads: null,
+    kernelThreads: null,
     explicit: { models: false, backends: false, sizes: false, batches: false, modes: false },
   };
   const booleans: Record<string, keyof BenchOptions> = {
@@ -159,6 +169,7 @@ export function parseArgs(argv: readonly string[], knownModels: readonly string[
     '--budget',
     '--chromium',
     '--threads',
+    '--kernel-threads',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -229,8 +240,16 @@ export function parseArgs(argv: readonly string[], knownModels: readonly string[
         o.threads = parseIntList(flag, value, 1);
         if (o.threads.some((t) => t > 8)) fail(`--threads expects counts from 1 to 8, got '${value}'`);
         break;
+      case '--kernel-threads':
+        o.kernelThreads = parseList(flag, value).map((s) =>
+          s === 'auto' ? 'auto' : parseInteger(flag, s, 1),
+        );
+        if (o.kernelThreads.some((t) => t !== 'auto' && t > 8))
+          fail(`--kernel-threads expects 'auto' or counts from 1 to 8, got '${value}'`);
+        break;
     }
   }
+  if (o.kernelThreads && !o.browser) fail('--kernel-threads needs --browser (threads need the browser)');
   if (o.threads && !o.browser && o.threads.some((t) => t > 1)) {
     fail('--threads above 1 needs --browser (tfjs-wasm never runs threads in Node)');
   }

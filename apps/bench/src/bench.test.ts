@@ -63,6 +63,11 @@ describe('parseArgs', () => {
     const b = parseArgs(['--browser', '--threads', '1,2'], MODEL_IDS);
     expect([b.browser, b.threads]).toEqual([true, [1, 2]]);
     expect(parseArgs(['--threads=1'], MODEL_IDS).threads).toEqual([1]);
+    expect(parseArgs(['--browser', '--kernel-threads', '1,auto'], MODEL_IDS).kernelThreads).toEqual([
+      1,
+      'auto',
+    ]);
+    expect(o.kernelThreads).toBeNull();
   });
 
   it('deduplicates list items and ignores empty ones', () => {
@@ -86,6 +91,9 @@ describe('parseArgs', () => {
     [['--threads', '2'], /--threads above 1 needs --browser/],
     [['--browser', '--threads', '9'], /--threads expects counts from 1 to 8/],
     [['--browser', '--threads', '0'], /--threads expects integers >= 1/],
+    [['--kernel-threads', '2'], /--kernel-threads needs --browser/],
+    [['--browser', '--kernel-threads', 'x'], /--kernel-threads expects integers >= 1/],
+    [['--browser', '--kernel-threads', '9'], /--kernel-threads expects 'auto' or counts from 1 to 8/],
   ])('rejects %j', (argv, re) => {
     expect(() => parseArgs(argv as string[], MODEL_IDS)).toThrow(re);
   });

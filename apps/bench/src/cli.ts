@@ -34,15 +34,24 @@ async function main(): Promise<number> {
     return 0;
   }
   const t0 = performance.now();
-  const plans: SuitePlan[] = opts.backends.map((backend) => ({
-    backend,
-    micro: opts.micro,
-    cases: cases.filter((c) => c.backend === backend),
-    batches: opts.explicit.batches ? opts.batches : [1],
-    modes: opts.modes,
-    timing: { warmup: opts.warmup, runs: opts.runs, budgetMs: opts.budgetSec * 1000, profile: opts.profile },
-    fastBmm: opts.fastBmm,
-  }));
+  // wasm: one plan per --kernel-threads setting (run one after another on the same page)
+  const plans: SuitePlan[] = opts.backends.flatMap((backend) =>
+    (backend === 'wasm' && opts.kernelThreads ? opts.kernelThreads : [undefined]).map((kernelThreads) => ({
+      backend,
+      micro: opts.micro,
+      cases: cases.filter((c) => c.backend === backend),
+      batches: opts.explicit.batches ? opts.batches : [1],
+      modes: opts.modes,
+      timing: {
+        warmup: opts.warmup,
+        runs: opts.runs,
+        budgetMs: opts.budgetSec * 1000,
+        profile: opts.profile,
+      },
+      fastBmm: opts.fastBmm,
+      ...(kernelThreads === undefined ? {} : { kernelThreads }),
+    })),
+  );
   const inBrowser = (backend: string): boolean =>
     opts.browser || (BROWSER_BACKEND_NAMES as readonly string[]).includes(backend);
   const records: BenchRecord[] = [];

@@ -40,6 +40,8 @@ export interface BenchRecord {
    * the `--threads` asked for on a cross-origin-isolated page), 1 for cpu, null for webgl / webgpu.
    */
   threads: number | null;
+  /** wasm in the browser: threads @swin/wasm's own kernels ran on (its kernel pool; 1 = single-threaded). */
+  kernel_threads?: number;
 }
 
 /** FLOPs per MAC times the pass multiplier of `mode` (forward 2, train 6). */
@@ -139,11 +141,13 @@ export function toMarkdown(records: readonly BenchRecord[]): string {
   const withVariant = records.some((r) => r.variant !== undefined);
   // where / how many threads: shown once a record comes from the browser or ran threaded
   const withWhere = records.some((r) => r.environment === 'browser' || (r.threads ?? 1) > 1);
+  const withKernel = records.some((r) => r.kernel_threads !== undefined);
   const head = [
     'model',
     ...(withVariant ? ['variant'] : []),
     'backend',
     ...(withWhere ? ['env', 'threads'] : []),
+    ...(withKernel ? ['kernel threads'] : []),
     'batch',
     'size',
     'mode',
@@ -167,6 +171,7 @@ export function toMarkdown(records: readonly BenchRecord[]): string {
       ...(withVariant ? [escapeCell(r.variant ?? '')] : []),
       escapeCell(r.backend),
       ...(withWhere ? [r.environment, r.threads === null ? '-' : String(r.threads)] : []),
+      ...(withKernel ? [r.kernel_threads === undefined ? '-' : String(r.kernel_threads)] : []),
       String(r.batch),
       String(r.size),
       r.mode,

@@ -1,8 +1,15 @@
 /** Runs everything planned for ONE backend (in Node or in the browser page). */
 
-import { registerWasmKernels, useFastWasmBatchMatMul } from '@swin/wasm';
+import {
+  registerWasmKernels,
+  setWasmKernelThreads,
+  useFastWasmBatchMatMul,
+  wasmKernelPoolReady,
+  wasmKernelThreads,
+} from '@swin/wasm';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { benchShiftPartition, benchWindowAttention } from './micro.js';
+import { benchKernelThreads } from './micro-threads.js';
 import { type BenchModel, createModel } from './models.js';
 import type { ModelCase } from './plan.js';
 import { type BenchRecord, type Environment, type Mode, makeRecord, skippedRecord } from './records.js';
@@ -22,6 +29,8 @@ export interface SuitePlan {
   fastBmm?: boolean;
   /** where the suite runs (default 'node') */
   environment?: Environment;
+  /** wasm in the browser: @swin/wasm's setWasmKernelThreads for the duration of the suite */
+  kernelThreads?: number | 'auto';
 }
 
 /** Threads `backend` computes with right now: tfjs-wasm's pool size, 1 for cpu, null otherwise. */
@@ -44,7 +53,15 @@ export async function runSuite(plan: SuitePlan, log: Log): Promise<BenchRecord[]
   const records = await runSuiteUnstamped(plan, log);
   const environment = plan.environment ?? 'node';
   const threads = threadsOf(plan.backend);
-  return records.map((r) => ({ ...r, environment, threads }));
+  // the threads @swin/wasm's kernels ran on (its kernel pool: browser, threaded build only)
+  const stamp = plan.backend === 'wasm' && environment === 'browser';
+  const kernelThreads = stamp ? wasmKernelThreads() : 1;
+  return records.map((r) => ({
+    ...r,
+    environment,
+    threads,
+    ...(stamp ? { kernel_threads: r.kernel_threads ?? kernelThreads } : {}),
+  }));
 }
 
 async function runSuiteUnstamped(plan: SuitePlan, log: Log): Promise<BenchRecord[]> {
@@ -58,6 +75,15 @@ async function runSuiteUnstamped(plan: SuitePlan, log: Log): Promise<BenchRecord
     const status = `unavailable: backend '${backend}' could not be initialised`;
     if (!plan.micro) for (const c of plan.cases) records.push(skippedRecord(c, status));
     return records;
+  }
+  if (backend === 'wasm' && plan.environment === 'browser') {
+    // @swin/wasm's kernel pool (threaded build): started and ready before anything is timed
+    if (plan.kernelThreads !== undefined) setWasmKernelThreads(plan.kernelThreads);
+    try {
+      log(`wasm: @swin/wasm kernels on ${await wasmKernelPoolReady()} thread(s)`);
+    } catch (e) {
+      log(`wasm: @swin/wasm kernel pool did not start: ${errorText(e)}`);
+    }
   }
   let restore: (() => void) | null = null;
   if (plan.fastBmm && backend === 'wasm') {
@@ -87,6 +113,10 @@ async function runInstalled(
     log(`${backend}: matMul failed: ${errorText(e)}`);
   }
   if (plan.micro) {
+    if (backend === 'wasm' && plan.environment === 'browser' && (threadsOf('wasm') ?? 1) > 1) {
+      // @swin/wasm's kernel pool: single-threaded vs pool, interleaved
+      records.push(...(await benchKernelThreads(matmul, log)));
+    }
     records.push(...(await benchWindowAttention(backend, plan.batches, plan.modes, cfg, matmul, log)));
     records.push(...(await benchShiftPartition(backend, plan.batches, plan.modes, cfg, matmul, log)));
     return records;

@@ -1,15 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  convSubFilterKernel,
+  depthwiseFilterGradKernel,
   erfKernel,
   geluGradKernel,
   geluKernel,
+  hasKernel,
   headsToTokensKernel,
+  im2colKernel,
   layerNormGradKernel,
   layerNormKernel,
+  SWIN_CONV_SUBFILTER,
+  SWIN_DEPTHWISE_FILTER_GRAD,
   SWIN_ERF,
   SWIN_GELU,
   SWIN_GELU_GRAD,
   SWIN_HEADS_TO_TOKENS,
+  SWIN_IM2COL,
   SWIN_LAYER_NORM,
   SWIN_LAYER_NORM_GRAD,
   SWIN_TOKENS_TO_HEADS,
@@ -363,6 +370,26 @@ export function dropPath(x: tf.Tensor, p: number, training: boolean): tf.Tensor 
   });
 }
 
+/**
+ * `y + bias` over the channel (last) axis of `y [B, H, W, C]`; the bias gradient is a ones-row matMul
+ * ({@link sumRows}) instead of tfjs's broadcast-add gradient (a Sum over leading axes, slow on tfjs-wasm).
+ */
+function addChannelBias(y: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+  const C = y.shape[3];
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [yi, bi] = args as [tf.Tensor4D, tf.Tensor1D];
+    return {
+      value: tf.add(yi, bi),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+        const g = dy as tf.Tensor4D;
+        // (a reshape shares dy's data: no copy, and the tape never sees dy itself returned)
+        return [tf.reshape(g, g.shape), sumRows(tf.reshape(g, [-1, C]) as tf.Tensor2D)];
+      },
+    };
+  });
+  return f(y, bias) as tf.Tensor4D;
+}
+
 /** Symmetric zero padding of H and W of an NHWC tensor by `p` (PyTorch's conv `padding=p`). */
 export function padHW(x: tf.Tensor4D, p: number | [number, number]): tf.Tensor4D {
   const [ph, pw] = typeof p === 'number' ? [p, p] : p;
@@ -451,6 +478,24 @@ export function extractPatches(
 }
 
 /**
+ * The sub-filter `W[r + a sh, c + b sw]` (`a < ceil((kh - r) / sh)`, `b < ceil((kw - c) / sw)`) of an HWIO
+ * filter, rotated by 180 degrees and with in/out swapped: `[ka, kb, cout, cin]` (the whole filter for
+ * stride 1): one kernel when registered, else ONE gather of the `[kh*kw, cin*cout]` rows and a transpose
+ * (tfjs-wasm's StridedSlice and Reverse are scalar loops, ~50-100 ms on a 3x3x320x512 filter).
+ */
+function rotatedSubFilter(w: tf.Tensor4D, r: number, c: number, [sh, sw]: [number, number]): tf.Tensor4D {
+  if (hasKernel(SWIN_CONV_SUBFILTER)) return convSubFilterKernel(w, r, c, sh, sw);
+  const [kh, kw, cin, cout] = w.shape;
+  const ka = Math.ceil((kh - r) / sh);
+  const kb = Math.ceil((kw - c) / sw);
+  const rows: number[] = [];
+  for (let a = ka - 1; a >= 0; a--)
+    for (let b = kb - 1; b >= 0; b--) rows.push((r + a * sh) * kw + c + b * sw);
+  const picked = tf.gather(tf.reshape(w, [kh * kw, cin * cout]), tf.tensor1d(rows, 'int32'));
+  return tf.transpose(tf.reshape(picked, [ka, kb, cin, cout]), [0, 1, 3, 2]) as tf.Tensor4D;
+}
+
+/**
  * Gradient of a 'valid' conv2d with respect to its input `[B, H, W, Cin]` (H, W exactly covered).
  * tfjs-wasm's Conv2DBackpropInput is a scalar loop, many times slower than its forward Conv2D (XNNPACK),
  * so: kernel = stride is a matMul + reshape; stride 1 is a forward conv of the padded dy with the rotated
@@ -472,7 +517,7 @@ function convInputGrad(
     return tf.reshape(r, xShape);
   }
   if (stride[0] === 1 && stride[1] === 1) {
-    const rotated = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const rotated = rotatedSubFilter(w, 0, 0, [1, 1]);
     const padded = tf.pad(dy, [
       [0, 0],
       [kh - 1, kh - 1],
@@ -512,9 +557,7 @@ function stridedConvInputGrad(
         cols.push(tf.zeros([B, Qh, Qw, cin]));
         continue;
       }
-      // sub-filter W[r + a sh, c + b sw], rotated by 180 degrees, in/out swapped: [ka, kb, cout, cin]
-      const sub = tf.stridedSlice(w, [r, c, 0, 0], [kh, kw, w.shape[2], w.shape[3]], [sh, sw, 1, 1]);
-      const rotated = tf.transpose(tf.reverse(sub, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+      const rotated = rotatedSubFilter(w, r, c, [sh, sw]);
       const padded = tf.pad(dy, [
         [0, 0],
         [ka - 1, ka - 1],
@@ -566,6 +609,11 @@ function convFilterGrad(
   const cin = x.shape[3];
   const N = B * Ho * Wo;
   const dyT = tf.transpose(tf.reshape(dy, [N, cout]));
+  if (hasKernel(SWIN_IM2COL)) {
+    // one patch matrix [N, kh*kw*cin] (row copies) and one matMul
+    const patches = im2colKernel(x, kernel, stride, Ho, Wo);
+    return tf.reshape(tf.transpose(tf.matMul(dyT, patches)), [kh, kw, cin, cout]);
+  }
   if (kh === stride[0] && kw === stride[1]) {
     const patches = tf.reshape(extractPatches(x, kernel, stride), [N, kh * kw * cin]);
     return tf.reshape(tf.transpose(tf.matMul(dyT, patches)), [kh, kw, cin, cout]);
@@ -606,23 +654,26 @@ export function conv2d(
   const inputGradient = opts.inputGradient ?? true;
   const stride: [number, number] =
     typeof opts.stride === 'number' ? [opts.stride, opts.stride] : (opts.stride ?? [1, 1]);
+  const [ph, pw] = typeof opts.padding === 'number' ? [opts.padding, opts.padding] : (opts.padding ?? [0, 0]);
+  const [B, H, W] = x.shape;
+  const [Hp, Wp] = [H + 2 * ph, W + 2 * pw];
+  if (Hp < kh || Wp < kw) {
+    throw new SwinInputError(
+      `conv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input (shape [${x.shape}])`,
+    );
+  }
+  const Ho = Math.floor((Hp - kh) / stride[0]) + 1;
+  const Wo = Math.floor((Wp - kw) / stride[1]) + 1;
+  // The padded input cropped to what the strided conv reads: [B, Hc, Wc, cin]
+  const [Hc, Wc] = [(Ho - 1) * stride[0] + kh, (Wo - 1) * stride[1] + kw];
+  // stride 1 with pad < kernel: the input gradient comes out at x's size directly (no crop)
+  const direct = stride[0] === 1 && stride[1] === 1 && ph <= kh - 1 && pw <= kw - 1;
   return tf.tidy(() => {
-    const xp = padHW(x, opts.padding ?? 0);
-    const [B, Hp, Wp] = xp.shape;
-    if (Hp < kh || Wp < kw) {
-      throw new SwinInputError(
-        `conv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input (shape [${x.shape}])`,
-      );
-    }
-    const Ho = Math.floor((Hp - kh) / stride[0]) + 1;
-    const Wo = Math.floor((Wp - kw) / stride[1]) + 1;
-    // Crop what the strided conv would not read, so the input gradient sees matching shapes.
-    const cropped = [B, (Ho - 1) * stride[0] + kh, (Wo - 1) * stride[1] + kw, cin];
     if (!inputGradient) {
       // x is captured, not an input of the custom op: the tape records no path into it
       const fw = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
         const [w, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
-        const xc = tf.slice(xp, [0, 0, 0, 0], cropped);
+        const xc = padCrop(x, ph, pw, Hc, Wc);
         save([xc]);
         return {
           value: tf.conv2d(xc, w, stride, 'valid'),
@@ -637,35 +688,67 @@ export function conv2d(
         };
       });
       const y = fw(filter) as tf.Tensor4D;
-      return bias ? tf.add(y, bias) : y;
+      return bias ? addChannelBias(y, bias) : y;
     }
+    // The padding runs inside the custom op: the tape sees x itself, so no pad gradient (a Slice, a
+    // full copy on tfjs-wasm) follows the input gradient.
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [xin, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-      const xi = xin as tf.Tensor4D;
-      const wi = w as tf.Tensor4D;
-      const xc = tf.slice(xi, [0, 0, 0, 0], cropped);
-      save([xc, wi]);
-      const value = tf.conv2d(xc, wi, stride, 'valid');
+      const [xin, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+      const xc = padCrop(xin, ph, pw, Hc, Wc);
+      // (a variable filter is not cloned: see saveForGradient)
+      const restore = saveForGradient(save, [xc, w]);
+      const value = tf.conv2d(xc, w, stride, 'valid');
       return {
         value,
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
           const g = dy as tf.Tensor4D;
-          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const [xs, ws] = restore(saved) as [tf.Tensor4D, tf.Tensor4D];
+          const dw = tf.reshape(convFilterGrad(xs, g, [kh, kw], stride), [kh, kw, cin, cout]);
+          if (direct) {
+            // full correlation of dy with the rotated filter, without the padded borders
+            const gp = tf.pad(g, [
+              [0, 0],
+              [kh - 1 - ph, kh - 1 - ph],
+              [kw - 1 - pw, kw - 1 - pw],
+              [0, 0],
+            ]);
+            return [tf.conv2d(gp, rotatedSubFilter(ws, 0, 0, [1, 1]), 1, 'valid'), dw];
+          }
+          // gradient of the padded, cropped input [B, Hc, Wc, cin] -> back to x's rows / columns
           const dxc = convInputGrad(g, ws, xs.shape, stride);
-          const dx = tf.pad(dxc, [
+          const dxp = tf.pad(dxc, [
             [0, 0],
-            [0, Hp - xs.shape[1]],
-            [0, Wp - xs.shape[2]],
+            [0, Math.max(0, ph + H - Hc)],
+            [0, Math.max(0, pw + W - Wc)],
             [0, 0],
           ]);
-          const dw = convFilterGrad(xs, g, [kh, kw], stride);
-          return [dx, tf.reshape(dw, [kh, kw, cin, cout])];
+          return [tf.slice(dxp, [0, ph, pw, 0], [B, H, W, cin]), dw];
         },
       };
     });
-    const y = f(xp, filter) as tf.Tensor4D;
-    return bias ? tf.add(y, bias) : y;
+    const y = f(x, filter) as tf.Tensor4D;
+    return bias ? addChannelBias(y, bias) : y;
   });
+}
+
+/**
+ * Zero-pads x `[B, H, W, C]` by `ph` / `pw` on top / left and keeps the first `Hc x Wc` rows and columns
+ * of the padded map: one pad (bottom / right amounts shortened) when the crop only removes padding,
+ * else pad + slice.
+ */
+function padCrop(x: tf.Tensor4D, ph: number, pw: number, Hc: number, Wc: number): tf.Tensor4D {
+  const [B, H, W, C] = x.shape;
+  const [bh, bw] = [Hc - H - ph, Wc - W - pw];
+  if (bh >= 0 && bw >= 0) {
+    if (ph === 0 && pw === 0 && bh === 0 && bw === 0) return x;
+    return tf.pad(x, [
+      [0, 0],
+      [ph, bh],
+      [pw, bw],
+      [0, 0],
+    ]);
+  }
+  return tf.slice(padHW(x, [ph, pw]), [0, 0, 0, 0], [B, Hc, Wc, C]);
 }
 
 /**
@@ -687,35 +770,43 @@ export function depthwiseConv2d(
   if (mult !== 1)
     throw new SwinInputError(`depthwiseConv2d: channel multiplier ${mult} is not supported (expected 1)`);
   checkNHWC('depthwiseConv2d', x, C);
+  const pad = opts.padding ?? 0;
+  const [B, H, W] = x.shape;
+  const [Hp, Wp] = [H + 2 * pad, W + 2 * pad];
+  if (Hp < kh || Wp < kw) {
+    throw new SwinInputError(`depthwiseConv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input`);
+  }
+  const Ho = Hp - kh + 1;
+  const Wo = Wp - kw + 1;
+  // The padding runs inside the custom op when the input gradient can crop it for free (pad < kernel):
+  // dx then comes out at the input's size, with no Slice (tfjs's pad gradient; a full copy on tfjs-wasm).
+  const inner = pad <= kh - 1 && pad <= kw - 1;
+  const q = inner ? pad : 0;
   return tf.tidy(() => {
-    const xp = padHW(x, opts.padding ?? 0);
-    const [B, Hp, Wp] = xp.shape;
-    if (Hp < kh || Wp < kw) {
-      throw new SwinInputError(
-        `depthwiseConv2d: kernel ${kh}x${kw} larger than the padded ${Hp}x${Wp} input`,
-      );
-    }
-    const Ho = Hp - kh + 1;
-    const Wo = Wp - kw + 1;
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [xin, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-      save([xin, w]);
-      const value = tf.depthwiseConv2d(xin as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid');
+      const [xin, w, save] = args as [tf.Tensor4D, tf.Tensor, tf.GradSaveFunc];
+      const xpi = inner ? padHW(xin, pad) : xin;
+      const restore = saveForGradient(save, [xpi, w]);
+      const value = tf.depthwiseConv2d(xpi, w as tf.Tensor4D, 1, 'valid');
       return {
         value,
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
           const g = dy as tf.Tensor4D;
-          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
-          // dx = full correlation of dy with the 180-degree rotated filter.
+          const [xs, ws] = restore(saved) as [tf.Tensor4D, tf.Tensor4D];
+          // dx = full correlation of dy with the 180-degree rotated filter, without the q padded borders
           const gp = tf.pad(g, [
             [0, 0],
-            [kh - 1, kh - 1],
-            [kw - 1, kw - 1],
+            [kh - 1 - q, kh - 1 - q],
+            [kw - 1 - q, kw - 1 - q],
             [0, 0],
           ]);
           const wFlip = tf.reverse(ws, [0, 1]) as tf.Tensor4D;
           const dx = tf.depthwiseConv2d(gp, wFlip, 1, 'valid');
-          // dw[i, j, c] = sum_{b, h, w} x[b, h + i, w + j, c] * dy[b, h, w, c]. The products of all taps are
+          // dw[i, j, c] = sum_{b, h, w} x[b, h + i, w + j, c] * dy[b, h, w, c]: one kernel when registered
+          if (C % 4 === 0 && hasKernel(SWIN_DEPTHWISE_FILTER_GRAD)) {
+            return [dx, depthwiseFilterGradKernel(xs, g, kh, kw)];
+          }
+          // Generic: the products of all taps are
           // concatenated on the channel axis and summed over the N = B*Ho*Wo positions by one ones-row matMul:
           // tfjs-wasm's Sum over leading axes is ~40x slower than that product.
           const N = B * Ho * Wo;
@@ -731,7 +822,7 @@ export function depthwiseConv2d(
         },
       };
     });
-    const y = f(xp, filter) as tf.Tensor4D;
-    return bias ? tf.add(y, bias) : y;
+    const y = f(inner ? x : padHW(x, pad), filter) as tf.Tensor4D;
+    return bias ? addChannelBias(y, bias) : y;
   });
 }

@@ -92,6 +92,26 @@ export const SWIN_TOKENS_TO_HEADS = 'SwinNnTokensToHeads';
  */
 export const SWIN_HEADS_TO_TOKENS = 'SwinNnHeadsToTokens';
 
+/**
+ * Depthwise-conv filter gradient (stride 1, 'valid'): inputs `x [B, Hp, Wp, C]` (padded input), `dy [B, Ho,
+ * Wo, C]`; attrs `{kh, kw}` with `Ho = Hp - kh + 1`, `Wo = Wp - kw + 1`, C a multiple of 4 ->
+ * `dw [kh, kw, C, 1]` with `dw[i, j, c] = sum_{b,h,w} x[b, h + i, w + j, c] dy[b, h, w, c]`.
+ */
+export const SWIN_DEPTHWISE_FILTER_GRAD = 'SwinNnDepthwiseFilterGrad';
+/**
+ * Patch matrix (im2col) of a strided 'valid' window: input `x [B, H, W, C]`; attrs `{kh, kw, sh, sw, Ho, Wo}`
+ * -> `[B*Ho*Wo, kh*kw*C]` with row `(b Ho + o) Wo + o'`, column `(i kw + j) C + c` equal to
+ * `x[b, o sh + i, o' sw + j, c]` (the column order of an HWIO filter's first three axes).
+ */
+export const SWIN_IM2COL = 'SwinNnIm2Col';
+/**
+ * Rotated sub-filter of an HWIO conv filter (for the input gradient of a strided conv): input
+ * `w [kh, kw, cin, cout]`; attrs `{r, c, sh, sw}` (`0 <= r < sh`, `0 <= c < sw`) -> `[ka, kb, cout, cin]`
+ * with `ka = ceil((kh - r) / sh)`, `kb = ceil((kw - c) / sw)` and
+ * `out[a, b, o, i] = w[r + (ka - 1 - a) sh, c + (kb - 1 - b) sw, i, o]` (taps reversed, in/out swapped).
+ */
+export const SWIN_CONV_SUBFILTER = 'SwinNnConvSubFilter';
+
 /** Every kernel name of this file (the names {@link SWIN_WINDOW_ATTENTION} excluded). */
 export const SWIN_NN_KERNELS: readonly string[] = [
   SWIN_SMALL_GEMM,
@@ -102,6 +122,9 @@ export const SWIN_NN_KERNELS: readonly string[] = [
   SWIN_LAYER_NORM_GRAD,
   SWIN_TOKENS_TO_HEADS,
   SWIN_HEADS_TO_TOKENS,
+  SWIN_DEPTHWISE_FILTER_GRAD,
+  SWIN_IM2COL,
+  SWIN_CONV_SUBFILTER,
 ];
 
 /** Whether a kernel named `kernelName` is registered for `backendName` (default: the active backend). */
@@ -164,4 +187,36 @@ export function tokensToHeadsKernel(x: tf.Tensor, H: number, D: number, off: num
 export function headsToTokensKernel(x: tf.Tensor, H: number, S: number, off: number): tf.Tensor3D {
   const [BH, N, D] = x.shape;
   return tf.engine().runKernel(SWIN_HEADS_TO_TOKENS, { x }, { B: BH / H, N, H, D, S, off }) as tf.Tensor3D;
+}
+
+/** @internal Depthwise filter gradient `[kh, kw, C, 1]` of a stride-1 'valid' depthwise conv. */
+export function depthwiseFilterGradKernel(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  kh: number,
+  kw: number,
+): tf.Tensor4D {
+  return tf.engine().runKernel(SWIN_DEPTHWISE_FILTER_GRAD, { x, dy }, { kh, kw }) as tf.Tensor4D;
+}
+
+/** @internal Patch matrix `[B*Ho*Wo, kh*kw*C]` of a strided 'valid' window over `x [B, H, W, C]`. */
+export function im2colKernel(
+  x: tf.Tensor4D,
+  [kh, kw]: [number, number],
+  [sh, sw]: [number, number],
+  Ho: number,
+  Wo: number,
+): tf.Tensor2D {
+  return tf.engine().runKernel(SWIN_IM2COL, { x }, { kh, kw, sh, sw, Ho, Wo }) as tf.Tensor2D;
+}
+
+/** @internal Rotated, in/out-swapped sub-filter `[ka, kb, cout, cin]` of `w [kh, kw, cin, cout]`. */
+export function convSubFilterKernel(
+  w: tf.Tensor4D,
+  r: number,
+  c: number,
+  sh: number,
+  sw: number,
+): tf.Tensor4D {
+  return tf.engine().runKernel(SWIN_CONV_SUBFILTER, { w }, { r, c, sh, sw }) as tf.Tensor4D;
 }

@@ -8,10 +8,12 @@ import {
   LayerNorm,
   Linear,
   Module,
+  mergeHeads,
   normal,
   SwinConfigError,
   SwinInputError,
   smallBatchMatMul,
+  splitHeads,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { adaptiveAvgPool2d } from './resample.js';
@@ -34,33 +36,35 @@ export function multiHeadAttention(
   attnDrop?: Dropout,
 ): tf.Tensor3D {
   return tf.tidy(() => {
-    const [B, N, C] = q.shape;
-    const M = k.shape[1];
-    const hd = C / numHeads;
-    const qh = splitHeads(q, B, N, numHeads, hd);
-    const kh = splitHeads(k, B, M, numHeads, hd);
-    const vh = splitHeads(v, B, M, numHeads, hd);
-    let o: tf.Tensor3D;
-    if (attnDrop?.training && attnDrop.p > 0) {
-      const s = tf.mul(smallBatchMatMul(qh, kh, false, true), scale);
-      const attn = attnDrop.forward(tf.softmax(s, -1)) as tf.Tensor3D;
-      o = smallBatchMatMul(attn, vh);
-    } else {
-      o = attentionCore(qh, kh, vh, { scale });
-    }
-    if (numHeads === 1) return tf.reshape(o, [B, N, C]) as tf.Tensor3D;
-    return tf.reshape(tf.transpose(tf.reshape(o, [B, numHeads, N, hd]), [0, 2, 1, 3]), [
-      B,
-      N,
-      C,
-    ]) as tf.Tensor3D;
+    const [qh] = splitHeads(q, 1, numHeads);
+    const [kh] = splitHeads(k, 1, numHeads);
+    const [vh] = splitHeads(v, 1, numHeads);
+    return attendHeads(qh, kh, vh, numHeads, scale, attnDrop);
   });
 }
 
-/** `[B, T, nh*hd]` -> `[B*nh, T, hd]` (groups batch-major, head-minor). */
-function splitHeads(t: tf.Tensor3D, B: number, T: number, nh: number, hd: number): tf.Tensor3D {
-  if (nh === 1) return t;
-  return tf.reshape(tf.transpose(tf.reshape(t, [B, T, nh, hd]), [0, 2, 1, 3]), [B * nh, T, hd]);
+/**
+ * {@link multiHeadAttention} on heads already split: `qh` `[B*nh, N, hd]`, `kh` / `vh` `[B*nh, M, hd]`
+ * (groups batch-major, head-minor, as `splitHeads` of `@swin/nn` gives them) -> `[B, N, nh*hd]`. The head
+ * split / merge run as `@swin/nn`'s copy kernels where registered (no Slice of a fused projection).
+ */
+function attendHeads(
+  qh: tf.Tensor3D,
+  kh: tf.Tensor3D,
+  vh: tf.Tensor3D,
+  numHeads: number,
+  scale: number,
+  attnDrop?: Dropout,
+): tf.Tensor3D {
+  let o: tf.Tensor3D;
+  if (attnDrop?.training && attnDrop.p > 0) {
+    const s = tf.mul(smallBatchMatMul(qh, kh, false, true), scale);
+    const attn = attnDrop.forward(tf.softmax(s, -1)) as tf.Tensor3D;
+    o = smallBatchMatMul(attn, vh);
+  } else {
+    o = attentionCore(qh, kh, vh, { scale });
+  }
+  return mergeHeads(o, numHeads);
 }
 
 /** Options of `SRAttention`. */
@@ -196,11 +200,10 @@ export class SRAttention extends Module {
         src = tf.reshape(this.norm!.forward(r), [B, h * w, this.dim]) as tf.Tensor3D;
         if (this.linear) src = gelu(src) as tf.Tensor3D;
       }
-      const kv = this.kv.forward(src) as tf.Tensor3D;
-      const M = kv.shape[1];
-      const k = tf.slice(kv, [0, 0, 0], [B, M, this.dim]) as tf.Tensor3D;
-      const v = tf.slice(kv, [0, 0, this.dim], [B, M, this.dim]) as tf.Tensor3D;
-      const o = multiHeadAttention(q, k, v, this.numHeads, this.scale, this.attnDrop);
+      const kv = this.kv.forward(src) as tf.Tensor3D; // [B, M, 2 dim] = [k | v]
+      const [qh] = splitHeads(q, 1, this.numHeads);
+      const [kh, vh] = splitHeads(kv, 2, this.numHeads);
+      const o = attendHeads(qh, kh, vh, this.numHeads, this.scale, this.attnDrop);
       return this.projDrop.forward(this.proj.forward(o)) as tf.Tensor3D;
     });
   }
@@ -291,10 +294,9 @@ export class GlobalAttention extends Module {
       throw new SwinInputError(`${this.name}: expected tokens [B, N, ${this.dim}], got shape [${x.shape}]`);
     }
     return tf.tidy(() => {
-      const [B, N, C] = x.shape;
-      const qkv = this.qkv.forward(x);
-      const part = (i: number) => tf.slice(qkv, [0, 0, i * C], [B, N, C]) as tf.Tensor3D;
-      const o = multiHeadAttention(part(0), part(1), part(2), this.numHeads, this.scale, this.attnDrop);
+      const qkv = this.qkv.forward(x) as tf.Tensor3D; // [B, N, 3C] = [q | k | v]
+      const [qh, kh, vh] = splitHeads(qkv, 3, this.numHeads);
+      const o = attendHeads(qh, kh, vh, this.numHeads, this.scale, this.attnDrop);
       return this.projDrop.forward(this.proj.forward(o)) as tf.Tensor3D;
     });
   }

@@ -8,8 +8,10 @@ import {
   LayerNorm,
   Linear,
   Module,
+  mergeHeads,
   SwinInputError,
   smallBatchMatMul,
+  splitHeads,
 } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkAttentionArgs, reductionKernels } from './config.js';
@@ -134,39 +136,36 @@ export class ShuntedAttention extends Module {
     const reduced = reducedSizes(H, W, this.srRatio, this.label);
     const [B, N, C] = x.shape;
     const nh = this.numHeads;
-    const hd = this.headDim;
     return tf.tidy(() => {
       const q = this.q.forward(x) as tf.Tensor3D;
-      const qh = splitHeads(q, B, N, nh, hd); // [B*nh, N, hd]
+      // Heads through @swin/nn's splitHeads / mergeHeads (one copy kernel each where registered, reading
+      // only its columns; tfjs-wasm's Slice copies its whole input first).
       let out: tf.Tensor3D;
       if (reduced && this.sr && this.norms && this.kvs && this.localConvs) {
         const half = C / 2;
         const nh2 = nh / 2;
         const xm = tf.reshape(x, [B, H, W, C]) as tf.Tensor4D;
-        const heads: tf.Tensor[] = [];
+        // branch b's heads are heads [b*nh2, (b+1)*nh2) of q (channels [b*half, (b+1)*half)): [B*nh2, N, hd]
+        const qParts = splitHeads(q, 2, nh2);
+        const merged: tf.Tensor[] = [];
         for (let b = 0; b < 2; b++) {
           const [h, w] = reduced[b];
           const M = h * w;
           const r = gelu(this.norms[b].forward(this.sr[b].forward(xm)));
           const kv = this.kvs[b].forward(r) as tf.Tensor4D; // [B, h, w, C] = [k | v]
-          const k = tf.slice(kv, [0, 0, 0, 0], [B, h, w, half]);
+          const [kh] = splitHeads(tf.reshape(kv, [B, M, C]) as tf.Tensor3D, 2, nh2);
           let v = tf.slice(kv, [0, 0, 0, half], [B, h, w, half]) as tf.Tensor4D;
           v = tf.add(v, this.localConvs[b].forward(v));
-          // branch b's heads are heads [b*nh2, (b+1)*nh2) of q (channels [b*half, (b+1)*half))
-          const qb = tf.reshape(
-            tf.slice(tf.reshape(qh, [B, nh, N * hd]), [0, b * nh2, 0], [B, nh2, N * hd]),
-            [B * nh2, N, hd],
-          ) as tf.Tensor3D;
-          heads.push(
-            tf.reshape(attend(qb, k, v, B, M, nh2, hd, this.scale, this.attnDrop), [B, nh2, N * hd]),
-          );
+          const [vh] = splitHeads(tf.reshape(v, [B, M, half]) as tf.Tensor3D, 1, nh2);
+          merged.push(mergeHeads(attend(qParts[b], kh, vh, this.scale, this.attnDrop), nh2)); // [B, N, half]
         }
-        out = mergeHeads(tf.concat(heads, 1), B, N, nh, hd);
+        out = tf.concat(merged, 2) as tf.Tensor3D;
       } else {
         const kv = this.kv!.forward(x) as tf.Tensor3D; // [B, N, 2C] = [k | v]
-        const k = tf.slice(kv, [0, 0, 0], [B, N, C]);
+        const [qh] = splitHeads(q, 1, nh);
+        const [kh, vh] = splitHeads(kv, 2, nh);
+        const o = mergeHeads(attend(qh, kh, vh, this.scale, this.attnDrop), nh);
         const v = tf.slice(kv, [0, 0, C], [B, N, C]);
-        const o = mergeHeads(attend(qh, k, v, B, N, nh, hd, this.scale, this.attnDrop), B, N, nh, hd);
         const lc = this.localConv!.forward(tf.reshape(v, [B, H, W, C]) as tf.Tensor4D);
         out = tf.add(o, tf.reshape(lc, [B, N, C]));
       }
@@ -194,9 +193,8 @@ export class ShuntedAttention extends Module {
 }
 
 /**
- * Multi-head attention of queries `qh` `[B*nh, N, hd]` (groups batch-major, head-minor) over keys `k` /
- * values `v` with `M` tokens (any shape `[B, ..., nh*hd]` whose middle axes hold `M` tokens in row-major
- * order, channels `[head][head_dim]`): `softmax(q k^T * scale) v` per head -> `[B*nh, N, hd]`.
+ * Multi-head attention of queries `qh` `[B*nh, N, hd]` over keys `kh` / values `vh` `[B*nh, M, hd]` (groups
+ * batch-major, head-minor): `softmax(q k^T * scale) v` per head -> `[B*nh, N, hd]`.
  *
  * The products run in `@swin/nn`'s `attentionCore` (a WebAssembly SIMD kernel with the scale and softmax
  * fused, on cpu and wasm; tfjs-wasm's own batched matMul is a scalar loop). With attention dropout active
@@ -205,33 +203,15 @@ export class ShuntedAttention extends Module {
  */
 function attend(
   qh: tf.Tensor3D,
-  k: tf.Tensor,
-  v: tf.Tensor,
-  B: number,
-  M: number,
-  nh: number,
-  hd: number,
+  kh: tf.Tensor3D,
+  vh: tf.Tensor3D,
   scale: number,
   attnDrop: Dropout,
 ): tf.Tensor3D {
-  const kh = splitHeads(k, B, M, nh, hd);
-  const vh = splitHeads(v, B, M, nh, hd);
   if (attnDrop.training && attnDrop.p > 0) {
     const s = tf.mul(smallBatchMatMul(qh, kh, false, true), scale);
     const attn = attnDrop.forward(tf.softmax(s, -1)) as tf.Tensor3D;
     return smallBatchMatMul(attn, vh);
   }
   return attentionCore(qh, kh, vh, { scale });
-}
-
-/** `[B, ..., nh*hd]` holding `T` tokens -> `[B*nh, T, hd]` (groups batch-major, head-minor). */
-function splitHeads(t: tf.Tensor, B: number, T: number, nh: number, hd: number): tf.Tensor3D {
-  if (nh === 1) return tf.reshape(t, [B, T, hd]);
-  return tf.reshape(tf.transpose(tf.reshape(t, [B, T, nh, hd]), [0, 2, 1, 3]), [B * nh, T, hd]);
-}
-
-/** `[B*nh, N, hd]` (any shape of that size) -> `[B, N, nh*hd]` (channels ordered `[head][head_dim]`). */
-function mergeHeads(o: tf.Tensor, B: number, N: number, nh: number, hd: number): tf.Tensor3D {
-  if (nh === 1) return tf.reshape(o, [B, N, hd]);
-  return tf.reshape(tf.transpose(tf.reshape(o, [B, nh, N, hd]), [0, 2, 1, 3]), [B, N, nh * hd]);
 }

@@ -385,6 +385,7 @@ export function isSharedMemory(memory: WebAssembly.Memory): boolean {
  */
 export class KernelModule<E> {
   private readonly bytes = new Map<boolean, Uint8Array<ArrayBuffer>>();
+  private readonly modules = new Map<boolean, WebAssembly.Module>();
   private readonly wasmInstances = new WeakMap<object, E>();
   private cpuState: { memory: WebAssembly.Memory; ex: E } | null = null;
   private simdOk: boolean | null = null;
@@ -414,10 +415,22 @@ export class KernelModule<E> {
     return this.simdOk;
   }
 
+  /**
+   * The compiled module for a shared or unshared memory (compiled once: every instance, the kernel pool's
+   * workers included, then shares the engine's optimised code instead of starting again from baseline).
+   */
+  compiled(sharedMemory: boolean): WebAssembly.Module {
+    let module = this.modules.get(sharedMemory);
+    if (!module) {
+      module = new WebAssembly.Module(this.moduleBytes(sharedMemory));
+      this.modules.set(sharedMemory, module);
+    }
+    return module;
+  }
+
   /** A new instance on `memory`. */
   instantiate(memory: WebAssembly.Memory): E {
-    const shared = isSharedMemory(memory);
-    const module = new WebAssembly.Module(this.moduleBytes(shared));
+    const module = this.compiled(isSharedMemory(memory));
     const inst = new WebAssembly.Instance(module, { env: { memory } });
     return inst.exports as unknown as E;
   }

@@ -10,6 +10,8 @@ import {
 import type * as tf from '@tensorflow/tfjs-core';
 import type { CpuBackendLike, WasmBackendLike } from './asm.js';
 import { BumpHeap, F32, Fn, I32, KernelModule, OP, SIMD, V128, wasmMemoryOf } from './asm.js';
+import { elementwiseTasks } from './split.js';
+import { poolFor, splitExports, threadedModule } from './threaded.js';
 
 /**
  * One-pass WebAssembly SIMD kernels behind `erf`, `gelu`, `layerNorm`, `splitHeads` and `mergeHeads`
@@ -391,6 +393,9 @@ const kernelModule = new KernelModule<Exports>(() => [
   genHeads(false),
 ]);
 
+/** The module in the workers of the kernel pool (threaded build). */
+const threadedElementwise = threadedModule(kernelModule);
+
 // ============================================================================================
 // tfjs glue
 // ============================================================================================
@@ -505,7 +510,10 @@ function wasmKernel(name: string) {
     const be = args.backend as WasmBackendLike;
     const memory = wasmMemoryOf(be);
     if (!memory) throw new Error(`${name}: the wasm backend exposes no WebAssembly.Memory`);
-    const ex = kernelModule.forWasm(be, memory);
+    // threaded build with a kernel pool: row / block ranges on several threads (split.ts)
+    const pool = poolFor(memory);
+    const local = kernelModule.forWasm(be, memory);
+    const ex = pool ? splitExports(pool, threadedElementwise, local, elementwiseTasks) : local;
     const p = plan(name, [input(args, name, 'x').shape], (args.attrs ?? {}) as Attrs);
     const outs = p.outputs.map((o) => be.makeOutput(o.shape, 'float32'));
     const scratch = p.scratch > 0 ? be.makeOutput([p.scratch], 'float32') : null;

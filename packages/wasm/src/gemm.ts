@@ -2,6 +2,8 @@ import { type SmallGemmAttrs, type SmallGemmKind, SWIN_SMALL_GEMM, smallGemmOutp
 import * as tf from '@tensorflow/tfjs-core';
 import type { CpuBackendLike, WasmBackendLike } from './asm.js';
 import { BumpHeap, F32, Fn, I32, KernelModule, OP, SIMD, V128, wasmMemoryOf } from './asm.js';
+import { type GemmPointers, gemmChunk, gemmRanges, MIN_TASK_WORK, taskCount } from './split.js';
+import { poolFor, runTasks, threadedModule } from './threaded.js';
 
 /**
  * The {@link SWIN_SMALL_GEMM} kernel of `@swin/nn` (attention products, `smallBatchMatMul`): a small
@@ -26,6 +28,8 @@ interface KernelExports {
 
 /** The kernel module (`bmm`, `attn`, `dsm`), importing `env.memory`. */
 const kernelModule = new KernelModule<KernelExports>(() => [genGemm('bmm'), genGemm('attn'), genGemm('dsm')]);
+/** The module in the workers of the kernel pool (threaded build). */
+const threadedGemm = threadedModule(kernelModule);
 
 /** Scratch floats a call needs: packed B `[k, mp]`, a 4-row tile `[4, mp]`, a zero row `[m]`. */
 function scratchFloats(a: SmallGemmAttrs): number {
@@ -33,11 +37,16 @@ function scratchFloats(a: SmallGemmAttrs): number {
   return a.k * mp + 4 * mp + a.m + 4;
 }
 
-function callKernel(
-  ex: KernelExports,
+function callKernel(ex: KernelExports, a: SmallGemmAttrs, ptr: GemmPointers): void {
+  const c = kernelCall(a, ptr);
+  ex[c.fn](...c.args);
+}
+
+/** @internal The exported function and argument list of one call (also the pool's tasks). */
+export function kernelCall(
   a: SmallGemmAttrs,
-  ptr: { a: number; b: number; out: number[]; scratch: number; bias: number; mask: number; probs: number },
-): void {
+  ptr: GemmPointers,
+): { fn: keyof KernelExports; args: number[] } {
   const mp = (a.m + 7) & ~7;
   const zero = ptr.scratch + (a.k * mp + 4 * mp) * 4;
   const common = [
@@ -56,19 +65,17 @@ function callKernel(
     a.sBc,
     ptr.scratch,
   ];
-  if (a.kind === 'bmm') {
-    ex.bmm(...common, a.alpha);
-  } else if (a.kind === 'attn') {
+  if (a.kind === 'bmm') return { fn: 'bmm', args: [...common, a.alpha] };
+  if (a.kind === 'attn') {
     const bias = ptr.bias >= 0 ? [ptr.bias, a.nB, a.sBiasG, a.sBiasR] : [zero, 1, 0, 0];
     const mask = ptr.mask >= 0 ? [ptr.mask, a.nMk, a.heads, a.sMaskG, a.sMaskR] : [zero, 1, 1, 0, 0];
-    ex.attn(...common, a.alpha, ...bias, ...mask);
-  } else {
-    // gradient accumulators [nB|nMk, n, m]; an absent one accumulates into the scratch row (stride 0)
-    let o = 1;
-    const bias = a.biasGrad ? [ptr.out[o++], a.nB, a.n * a.m, a.m] : [zero, 1, 0, 0];
-    const mask = a.maskGrad ? [ptr.out[o++], a.nMk, a.heads, a.n * a.m, a.m] : [zero, 1, 1, 0, 0];
-    ex.dsm(...common, ptr.probs, ...bias, ...mask);
+    return { fn: 'attn', args: [...common, a.alpha, ...bias, ...mask] };
   }
+  // gradient accumulators [nB|nMk, n, m]; an absent one accumulates into the scratch row (stride 0)
+  let o = 1;
+  const bias = a.biasGrad ? [ptr.out[o++], a.nB, a.n * a.m, a.m] : [zero, 1, 0, 0];
+  const mask = a.maskGrad ? [ptr.out[o++], a.nMk, a.heads, a.n * a.m, a.m] : [zero, 1, 1, 0, 0];
+  return { fn: 'dsm', args: [...common, ptr.probs, ...bias, ...mask] };
 }
 
 function checkInt32(a: SmallGemmAttrs, bytes: number): void {
@@ -93,25 +100,38 @@ function wasmKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; att
     shapes.reduce((n, s) => n + s[0] * s[1] * s[2] * 4, 0),
   );
   const outs = shapes.map((s) => be.makeOutput(s, 'float32'));
-  const nScratch = scratchFloats(a);
-  const scratch = be.makeOutput([nScratch], 'float32');
   const off = (t: tf.TensorInfo | undefined) => (t ? be.dataIdMap.get(t.dataId).memoryOffset : -1);
-  const scratchOff = off(scratch);
-  // zero row (used in place of an absent bias / mask) and zeroed gradient accumulators
-  new Float32Array(memory.buffer, scratchOff, nScratch).fill(0);
-  for (let i = 1; i < outs.length; i++) {
-    new Float32Array(memory.buffer, off(outs[i]), shapes[i][0] * shapes[i][1] * shapes[i][2]).fill(0);
-  }
   const ins = args.inputs;
-  callKernel(ex, a, {
+  const ptr: GemmPointers = {
     a: off(ins.a),
     b: off(ins.b),
     out: outs.map(off),
-    scratch: scratchOff,
+    scratch: -1,
     bias: off(ins.bias),
     mask: off(ins.mask),
     probs: off(ins.probs),
-  });
+  };
+  // threaded build with a kernel pool: independent group ranges, one scratch block each (split.ts)
+  const pool = poolFor(memory);
+  const ranges = pool
+    ? gemmRanges(a, ptr, taskCount(a.G * a.n * a.k * a.m, MIN_TASK_WORK.gemm, pool.threads))
+    : [[0, a.G] as [number, number]];
+  const nScratch = scratchFloats(a);
+  const scratch = be.makeOutput([nScratch * ranges.length], 'float32');
+  const scratchOff = off(scratch);
+  // zero row (used in place of an absent bias / mask) and zeroed gradient accumulators
+  new Float32Array(memory.buffer, scratchOff, nScratch * ranges.length).fill(0);
+  for (let i = 1; i < outs.length; i++) {
+    new Float32Array(memory.buffer, off(outs[i]), shapes[i][0] * shapes[i][1] * shapes[i][2]).fill(0);
+  }
+  if (ranges.length === 1) callKernel(ex, a, { ...ptr, scratch: scratchOff });
+  else {
+    const tasks = ranges.map(([g0, g1], i) => {
+      const c = gemmChunk(a, ptr, g0, g1, scratchOff + i * nScratch * 4);
+      return kernelCall(c.attrs, c.ptr);
+    });
+    runTasks(pool, threadedGemm, ex as unknown as Record<string, (...args: number[]) => void>, tasks);
+  }
   be.disposeData(scratch.dataId);
   return outs.length === 1 ? outs[0] : outs;
 }

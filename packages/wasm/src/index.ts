@@ -9,6 +9,14 @@ export {
   wasmSimdSupported,
 } from './register.js';
 export {
+  disposeWasmKernelPools,
+  getWasmKernelThreads,
+  type KernelThreads,
+  setWasmKernelThreads,
+  wasmKernelPoolReady,
+  wasmKernelThreads,
+} from './threaded.js';
+export {
   CROSS_ORIGIN_ISOLATION_HELP,
   type InitWasmBackendOptions,
   initWasmBackend,

@@ -2,6 +2,7 @@ import { attentionKernelAvailable, elementwiseKernelsAvailable, gelu, SWIN_SMALL
 import { expectNoLeak, tf, useBackend } from '@swin/testing';
 import { describe, expect, it } from 'vitest';
 import * as windowOps from '../../window-ops/src/index.js';
+import { convGradModuleBytes } from './conv-grad.js';
 import { elementwiseModuleBytes } from './elementwise.js';
 import { attentionKernelModuleBytes } from './gemm.js';
 import {
@@ -37,7 +38,7 @@ describe('kernel names', () => {
 describe('generated modules', () => {
   it('are valid WebAssembly (SIMD) for plain and shared memories', () => {
     expect(wasmSimdSupported()).toBe(true);
-    for (const bytes of [attentionKernelModuleBytes, elementwiseModuleBytes]) {
+    for (const bytes of [attentionKernelModuleBytes, elementwiseModuleBytes, convGradModuleBytes]) {
       expect(WebAssembly.validate(bytes(false))).toBe(true);
       expect(WebAssembly.validate(bytes(true))).toBe(true);
     }

@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { convGradSupported, DEPTHWISE_GRAD_KERNELS, IM2COL_KERNELS } from './conv-grad.js';
 import { ELEMENTWISE_KERNELS, elementwiseSupported } from './elementwise.js';
 import { gemmSupported, SMALL_GEMM_KERNELS } from './gemm.js';
 import { SHIFTED_WINDOW_GRADIENTS, SHIFTED_WINDOW_KERNELS } from './shifted-window.js';
+import { disposeWasmKernelPools } from './threaded.js';
+
+const ALL_KERNELS: readonly tf.KernelConfig[] = [
+  ...SMALL_GEMM_KERNELS,
+  ...ELEMENTWISE_KERNELS,
+  ...DEPTHWISE_GRAD_KERNELS,
+  ...SHIFTED_WINDOW_KERNELS,
+  ...IM2COL_KERNELS,
+];
 
 /** Backends the kernels of this package are registered for. */
 export type WasmKernelBackend = 'wasm' | 'cpu';
@@ -17,19 +27,24 @@ export interface RegisterWasmKernelsOptions {
 }
 
 function allConfigs(): tf.KernelConfig[] {
-  const simd = gemmSupported() && elementwiseSupported();
-  // the generated modules need WebAssembly SIMD; the shifted-window copies are plain JavaScript
-  return [...(simd ? [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS] : []), ...SHIFTED_WINDOW_KERNELS];
+  const simd = gemmSupported() && elementwiseSupported() && convGradSupported();
+  // the generated modules need WebAssembly SIMD; the shifted-window copies and im2col are plain JavaScript
+  return [
+    ...(simd ? [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...DEPTHWISE_GRAD_KERNELS] : []),
+    ...SHIFTED_WINDOW_KERNELS,
+    ...IM2COL_KERNELS,
+  ];
 }
 
 /**
  * Registers the WebAssembly kernels under the names `@swin/nn` and `@swin/window-ops` dispatch to:
  * `SwinSmallGemm` (attention products with fused softmax, `smallBatchMatMul`), the fused GELU / erf /
- * LayerNorm kernels and their gradients, the head split / merge copies, and the shifted-window partition /
- * reverse (wasm only, with their gradients). Afterwards `attentionCore`, `layerNorm`, `gelu`, ... of
+ * LayerNorm kernels and their gradients, the head split / merge copies, the convolution-gradient kernels
+ * (depthwise filter gradient, im2col, rotated sub-filters) and the shifted-window partition / reverse (wasm
+ * only, with their gradients). Afterwards `attentionCore`, `layerNorm`, `gelu`, ... of
  * `@swin/nn` take the kernel path on those backends; without it they run plain tfjs ops (same results,
  * slower). Call it once at start-up, before or after the backend initialises. Idempotent. On an engine
- * without WebAssembly SIMD only the shifted-window copies are registered.
+ * without WebAssembly SIMD only the shifted-window copies and the JavaScript conv-gradient copies are registered.
  *
  * @returns the `kernelName@backend` pairs that were newly registered.
  */
@@ -55,25 +70,23 @@ export function registerWasmKernels(opts: RegisterWasmKernelsOptions = {}): stri
 }
 
 /**
- * Removes the kernels {@link registerWasmKernels} registered (the generic tfjs paths take over again).
+ * Removes the kernels {@link registerWasmKernels} registered (the generic tfjs paths take over again)
+ * and terminates the kernel pool's workers (threaded build), if any.
  * Gradients are left registered: other packages (`@swin/webgpu`) register the same window-partition
  * gradients, and a gradient without its kernel is never used.
  */
 export function unregisterWasmKernels(): void {
-  for (const k of [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...SHIFTED_WINDOW_KERNELS]) {
+  for (const k of ALL_KERNELS) {
     const cur = tf.getKernel(k.kernelName, k.backendName);
     if (cur && cur.kernelFunc === k.kernelFunc) tf.unregisterKernel(k.kernelName, k.backendName);
   }
+  disposeWasmKernelPools();
 }
 
 /** Names of every kernel this package can register (each for 'wasm', most also for 'cpu'). */
-export const WASM_KERNEL_NAMES: readonly string[] = [
-  ...new Set(
-    [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...SHIFTED_WINDOW_KERNELS].map((k) => k.kernelName),
-  ),
-];
+export const WASM_KERNEL_NAMES: readonly string[] = [...new Set(ALL_KERNELS.map((k) => k.kernelName))];
 
 /** Whether this engine runs the generated SIMD modules (false: only the shifted-window copies register). */
 export function wasmSimdSupported(): boolean {
-  return gemmSupported() && elementwiseSupported();
+  return gemmSupported() && elementwiseSupported() && convGradSupported();
 }

@@ -1,6 +1,7 @@
 import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmKernels } from './register.js';
+import { type KernelThreads, setWasmKernelThreads, wasmKernelPoolReady } from './threaded.js';
 
 /**
  * Threads for tfjs-wasm in the browser.
@@ -107,6 +108,12 @@ export interface InitWasmBackendOptions {
   threads?: number;
   /** Register this package's kernels (default true). */
   registerKernels?: boolean;
+  /**
+   * Threads for this package's own kernels on the threaded build (see `setWasmKernelThreads`: 'auto' =
+   * tfjs-wasm's thread count; default: the current setting, 1 unless changed). Ignored where the heap is
+   * not shared (Node, pages that are not cross-origin isolated).
+   */
+  kernelThreads?: KernelThreads;
 }
 
 /** What {@link initWasmBackend} ended up with. */
@@ -114,13 +121,16 @@ export interface WasmBackendInfo {
   /** threads tfjs-wasm actually runs (`tf.wasm.getThreadsCount()`) */
   threads: number;
   crossOriginIsolated: boolean;
-  /** the warning of {@link setWasmThreads}, if any */
+  /** threads this package's kernels run on (1, or the kernel pool's size once its workers are ready) */
+  kernelThreads: number;
+  /** the warning of {@link setWasmThreads} (or why the kernel pool did not start), if any */
   warning: string | null;
 }
 
 /**
  * One call to get a fast wasm backend: sets the thread count (before initialising), registers the kernels
- * of this package, switches tfjs to 'wasm' and waits for it.
+ * of this package, switches tfjs to 'wasm' and waits for it; on the threaded build it also starts the
+ * workers that run this package's kernels on several threads (`kernelThreads`) and waits for them.
  *
  * ```ts
  * import * as tf from '@tensorflow/tfjs';
@@ -152,5 +162,14 @@ export async function initWasmBackend(opts: InitWasmBackendOptions = {}): Promis
     if (!ok) throw new Error("initWasmBackend: tfjs could not initialise the 'wasm' backend");
   }
   await tf.ready();
-  return { threads: getThreadsCount(), crossOriginIsolated: isolated(), warning };
+  if (opts.kernelThreads !== undefined) setWasmKernelThreads(opts.kernelThreads);
+  let kernelThreads = 1;
+  if (opts.registerKernels ?? true) {
+    try {
+      kernelThreads = await wasmKernelPoolReady();
+    } catch (e) {
+      warning = `${warning ? `${warning}; ` : ''}${(e as Error).message} (kernels run single-threaded)`;
+    }
+  }
+  return { threads: getThreadsCount(), kernelThreads, crossOriginIsolated: isolated(), warning };
 }
