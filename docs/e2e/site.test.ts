@@ -231,8 +231,8 @@ describe.runIf(existsSync(CHROMIUM))('docs site in headless Chromium', () => {
     const { tab, problems } = await open('/benchmarks');
     try {
       const charts = tab.locator('figure[data-chart]');
-      expect(await charts.count()).toBe(2);
-      for (let i = 0; i < 2; i++) {
+      expect(await charts.count()).toBe(4);
+      for (let i = 0; i < 4; i++) {
         const size = await charts
           .nth(i)
           .locator('canvas')
