@@ -1,9 +1,10 @@
-import type { Mode } from './records.js';
+import type { Mode, Optimizer } from './records.js';
 
 export const NODE_BACKEND_NAMES = ['cpu', 'wasm'] as const;
 export const BROWSER_BACKEND_NAMES = ['webgl', 'webgpu'] as const;
 export const ALL_BACKENDS: readonly string[] = [...NODE_BACKEND_NAMES, ...BROWSER_BACKEND_NAMES];
 export const MODES: readonly Mode[] = ['forward', 'train'];
+export const OPTIMIZERS: readonly Optimizer[] = ['swin', 'tfjs'];
 
 /** Parsed command line. `explicit` records which filters the user gave (they waive the slow rules). */
 export interface BenchOptions {
@@ -28,6 +29,8 @@ export interface BenchOptions {
   profile: boolean;
   /** wasm: route batched / transposed matMuls through @swin/wasm's SIMD kernel (useFastWasmBatchMatMul) */
   fastBmm: boolean;
+  /** train mode's Adam: 'swin' = `adam()` of @swin/nn (one fused kernel per variable), 'tfjs' = tf.train.adam */
+  optimizer: Optimizer;
   /** print the planned cases and exit */
   list: boolean;
   help: boolean;
@@ -81,6 +84,9 @@ Options (lists are comma-separated; --flag value or --flag=value):
   --profile          log each case's 12 most expensive kernels (from the profiled warm-up run)
   --fast-bmm         wasm: install @swin/wasm's useFastWasmBatchMatMul (batched and transposed matMuls
                      in a SIMD kernel instead of tfjs-wasm's scalar loop); records get variant 'fast-bmm'
+  --optimizer o      train mode's Adam step: swin (default; adam() of @swin/nn, one fused kernel per
+                     variable where @swin/wasm registered it) or tfjs (tf.train.adam); train records get
+                     'optimizer'
   --json             print one JSON array of records on stdout instead of a markdown table
   --list             print the planned cases and exit
   --browser          run every backend (cpu and wasm too) in headless Chromium, on a cross-origin-isolated
@@ -139,6 +145,7 @@ export function parseArgs(argv: readonly string[], knownModels: readonly string[
     slow: false,
     profile: false,
     fastBmm: false,
+    optimizer: 'swin',
     list: false,
     help: false,
     chromium: DEFAULTS.chromium,
@@ -170,6 +177,7 @@ export function parseArgs(argv: readonly string[], knownModels: readonly string[
     '--chromium',
     '--threads',
     '--kernel-threads',
+    '--optimizer',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -233,6 +241,11 @@ export function parseArgs(argv: readonly string[], knownModels: readonly string[
         o.budgetSec = v;
         break;
       }
+      case '--optimizer':
+        if (!OPTIMIZERS.includes(value as Optimizer))
+          fail(`unknown optimizer '${value}' (known: ${OPTIMIZERS.join(', ')})`);
+        o.optimizer = value as Optimizer;
+        break;
       case '--chromium':
         o.chromium = value;
         break;

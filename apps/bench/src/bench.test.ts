@@ -70,6 +70,12 @@ describe('parseArgs', () => {
     expect(o.kernelThreads).toBeNull();
   });
 
+  it('reads --optimizer (default swin, the fused Adam of @swin/nn)', () => {
+    expect(parseArgs([], MODEL_IDS).optimizer).toBe('swin');
+    expect(parseArgs(['--optimizer', 'tfjs'], MODEL_IDS).optimizer).toBe('tfjs');
+    expect(parseArgs(['--optimizer=swin'], MODEL_IDS).optimizer).toBe('swin');
+  });
+
   it('deduplicates list items and ignores empty ones', () => {
     expect(parseArgs(['--batch', '1,,1,8,'], MODEL_IDS).batches).toEqual([1, 8]);
   });
@@ -86,6 +92,7 @@ describe('parseArgs', () => {
     [['--budget', '-1'], /--budget expects a positive number/],
     [['--json=yes'], /--json takes no value/],
     [['--fast'], /unknown argument '--fast'/],
+    [['--optimizer', 'sgd'], /unknown optimizer 'sgd' \(known: swin, tfjs\)/],
     [['swin_t'], /unknown argument 'swin_t'/],
     [['--models', ','], /non-empty comma-separated list/],
     [['--threads', '2'], /--threads above 1 needs --browser/],
@@ -158,6 +165,23 @@ describe('records', () => {
     expect([f.p50_ms, f.min_ms, f.max_ms, f.peak_bytes, f.runs]).toEqual([500, 400, 900, 1234, 5]);
     const t = makeRecord({ ...f, summary, macs: 8.98e9, matmulGflops: 28, peakBytes: null, mode: 'train' });
     expect(flopsPerMac('train')).toBe(6);
+    expect(t.optimizer).toBeUndefined();
+    expect(
+      makeRecord({
+        ...f,
+        summary,
+        macs: null,
+        matmulGflops: 28,
+        peakBytes: null,
+        mode: 'train',
+        optimizer: 'tfjs',
+      }).optimizer,
+    ).toBe('tfjs');
+    // forward records carry no optimizer
+    expect(
+      makeRecord({ ...f, summary, macs: null, matmulGflops: 28, peakBytes: null, optimizer: 'swin' })
+        .optimizer,
+    ).toBeUndefined();
     expect(t.gflops).toBeCloseTo(3 * f.gflops!, 2);
   });
 

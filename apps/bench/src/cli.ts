@@ -49,6 +49,7 @@ async function main(): Promise<number> {
         profile: opts.profile,
       },
       fastBmm: opts.fastBmm,
+      optimizer: opts.optimizer,
       ...(kernelThreads === undefined ? {} : { kernelThreads }),
     })),
   );

@@ -2,6 +2,9 @@ import { gflops, type Summary } from './stats.js';
 
 export type Mode = 'forward' | 'train';
 
+/** The Adam of a train step: `adam()` of @swin/nn ('swin') or `tf.train.adam` ('tfjs'). */
+export type Optimizer = 'swin' | 'tfjs';
+
 /** Where a record was measured: this Node process, or a headless Chromium page. */
 export type Environment = 'node' | 'browser';
 
@@ -42,6 +45,8 @@ export interface BenchRecord {
   threads: number | null;
   /** wasm in the browser: threads @swin/wasm's own kernels ran on (its kernel pool; 1 = single-threaded). */
   kernel_threads?: number;
+  /** Train mode: the Adam step's implementation (`--optimizer`). */
+  optimizer?: Optimizer;
 }
 
 /** FLOPs per MAC times the pass multiplier of `mode` (forward 2, train 6). */
@@ -68,6 +73,7 @@ export function makeRecord(args: {
   variant?: string;
   environment?: Environment;
   threads?: number | null;
+  optimizer?: Optimizer;
 }): BenchRecord {
   const { summary: s, macs } = args;
   const gf = macs === null || macs <= 0 ? null : gflops(flopsPerMac(args.mode) * macs, s.p50);
@@ -90,6 +96,7 @@ export function makeRecord(args: {
     threads: args.threads ?? null,
   };
   if (args.variant !== undefined) rec.variant = args.variant;
+  if (args.mode === 'train' && args.optimizer !== undefined) rec.optimizer = args.optimizer;
   return rec;
 }
 

@@ -2,9 +2,10 @@
  * Measurement code shared by the Node runner (cpu, wasm) and the browser page (webgl, webgpu).
  * Every step awaits its result's data, so asynchronous backends are timed to completion.
  */
+import { adam } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs';
 import type { BenchModel } from './models.js';
-import type { Mode } from './records.js';
+import type { Mode, Optimizer } from './records.js';
 import { gflops, type Summary, summarize } from './stats.js';
 
 export type Log = (msg: string) => void;
@@ -101,11 +102,12 @@ export async function measureMatmul(cfg: TimingConfig): Promise<number> {
 
 /**
  * Times one model case. forward: `model.forward` in eval mode. train: in train mode, softmax
- * cross-entropy against random labels, gradients of every trainable variable and one Adam step.
+ * cross-entropy against random labels, gradients of every trainable variable and one Adam step
+ * (`optimizer` 'swin' (default): `adam()` of @swin/nn, its fused kernel where registered; 'tfjs': `tf.train.adam`).
  */
 export async function benchModel(
   model: BenchModel,
-  c: { batch: number; size: number; mode: Mode },
+  c: { batch: number; size: number; mode: Mode; optimizer?: Optimizer },
   cfg: TimingConfig,
   label: string,
 ): Promise<Timing> {
@@ -129,7 +131,7 @@ export async function benchModel(
     const labels = tf.tidy(() =>
       tf.oneHot(tf.randomUniform([c.batch], 0, classes, 'int32') as tf.Tensor1D, classes),
     );
-    const opt = tf.train.adam(1e-4);
+    const opt = c.optimizer === 'tfjs' ? tf.train.adam(1e-4) : adam(1e-4);
     model.train();
     try {
       return await timeSteps(

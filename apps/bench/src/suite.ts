@@ -12,7 +12,14 @@ import { benchShiftPartition, benchWindowAttention } from './micro.js';
 import { benchKernelThreads } from './micro-threads.js';
 import { type BenchModel, createModel } from './models.js';
 import type { ModelCase } from './plan.js';
-import { type BenchRecord, type Environment, type Mode, makeRecord, skippedRecord } from './records.js';
+import {
+  type BenchRecord,
+  type Environment,
+  type Mode,
+  makeRecord,
+  type Optimizer,
+  skippedRecord,
+} from './records.js';
 import { benchModel, type Log, measureMatmul, switchBackend, type TimingConfig, tf } from './runner.js';
 
 /** Serializable description of one backend's work (passed to the browser page as JSON). */
@@ -27,6 +34,8 @@ export interface SuitePlan {
   timing: { warmup: number; runs: number; budgetMs: number; profile: boolean };
   /** wasm only: install useFastWasmBatchMatMul for the duration of the suite */
   fastBmm?: boolean;
+  /** train mode's Adam (default 'swin') */
+  optimizer?: Optimizer;
   /** where the suite runs (default 'node') */
   environment?: Environment;
   /** wasm in the browser: @swin/wasm's setWasmKernelThreads for the duration of the suite */
@@ -149,7 +158,8 @@ async function runInstalled(
     for (const c of cases) {
       const label = `${backend} ${id}@${size} b${c.batch} ${c.mode}`;
       try {
-        const t = await benchModel(model, c, cfg, label);
+        const optimizer = plan.optimizer ?? 'swin';
+        const t = await benchModel(model, { ...c, optimizer }, cfg, label);
         const rec = makeRecord({
           ...c,
           summary: t.summary,
@@ -157,6 +167,7 @@ async function runInstalled(
           matmulGflops: matmul,
           peakBytes: t.peakBytes,
           variant: fastBmm ? 'fast-bmm' : undefined,
+          optimizer,
         });
         log(`${label}: p50 ${rec.p50_ms} ms (${rec.runs} runs), ${rec.gflops ?? '-'} GFLOP/s`);
         records.push(rec);

@@ -1,3 +1,4 @@
+export * from './adam.js';
 export * from './attention.js';
 export * from './block.js';
 export * from './functional.js';

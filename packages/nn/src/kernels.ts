@@ -112,6 +112,29 @@ export const SWIN_IM2COL = 'SwinNnIm2Col';
  */
 export const SWIN_CONV_SUBFILTER = 'SwinNnConvSubFilter';
 
+/**
+ * One fused Adam step of one variable (tfjs `AdamOptimizer`'s update, same float32 operations in the same order):
+ * inputs `param`, `grad`, `m`, `v` (float32, one shape); attrs {@link AdamAttrs} -> `[param', m', v']` with
+ * `m' = m b1 + g (1 - b1)`, `v' = v b2 + g^2 (1 - b2)`,
+ * `param' = (m' / c1) / (sqrt(v' / c2) + eps) * (-lr) + param` (`c1 = 1 - b1^t`, `c2 = 1 - b2^t` the bias
+ * corrections). Every constant is the float32 value tfjs uses; each operation rounds to float32.
+ */
+export const SWIN_ADAM = 'SwinNnAdam';
+
+/** Attributes of {@link SWIN_ADAM} (plain numbers; the kernel rounds each to float32). */
+export interface AdamAttrs {
+  /** learning rate (the update is multiplied by `-lr`) */
+  lr: number;
+  beta1: number;
+  beta2: number;
+  /** added to `sqrt(v' / c2)` */
+  eps: number;
+  /** bias correction of the first moment, `1 - beta1^t` (float32) */
+  c1: number;
+  /** bias correction of the second moment, `1 - beta2^t` (float32) */
+  c2: number;
+}
+
 /** Every kernel name of this file (the names {@link SWIN_WINDOW_ATTENTION} excluded). */
 export const SWIN_NN_KERNELS: readonly string[] = [
   SWIN_SMALL_GEMM,
@@ -125,6 +148,7 @@ export const SWIN_NN_KERNELS: readonly string[] = [
   SWIN_DEPTHWISE_FILTER_GRAD,
   SWIN_IM2COL,
   SWIN_CONV_SUBFILTER,
+  SWIN_ADAM,
 ];
 
 /** Whether a kernel named `kernelName` is registered for `backendName` (default: the active backend). */
@@ -219,4 +243,19 @@ export function convSubFilterKernel(
   sw: number,
 ): tf.Tensor4D {
   return tf.engine().runKernel(SWIN_CONV_SUBFILTER, { w }, { r, c, sh, sw }) as tf.Tensor4D;
+}
+
+/** @internal One fused Adam step through the registered kernel: `[param', m', v']`. */
+export function adamKernel(
+  param: tf.Tensor,
+  grad: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  attrs: AdamAttrs,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return tf.engine().runKernel(SWIN_ADAM, { param, grad, m, v }, { ...attrs }) as unknown as [
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+  ];
 }

@@ -110,6 +110,7 @@ export const SIMD = {
   i32x4Add: 0xae,
   f32x4Abs: 0xe0,
   f32x4Neg: 0xe1,
+  f32x4Sqrt: 0xe3,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,

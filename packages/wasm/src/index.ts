@@ -1,3 +1,4 @@
+export { adamModuleBytes } from './adam.js';
 export { elementwiseModuleBytes } from './elementwise.js';
 export { attentionKernelModuleBytes, useFastWasmBatchMatMul } from './gemm.js';
 export {

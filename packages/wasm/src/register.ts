@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_KERNELS, adamSupported } from './adam.js';
 import { convGradSupported, DEPTHWISE_GRAD_KERNELS, IM2COL_KERNELS } from './conv-grad.js';
 import { ELEMENTWISE_KERNELS, elementwiseSupported } from './elementwise.js';
 import { gemmSupported, SMALL_GEMM_KERNELS } from './gemm.js';
@@ -11,6 +12,7 @@ const ALL_KERNELS: readonly tf.KernelConfig[] = [
   ...DEPTHWISE_GRAD_KERNELS,
   ...SHIFTED_WINDOW_KERNELS,
   ...IM2COL_KERNELS,
+  ...ADAM_KERNELS,
 ];
 
 /** Backends the kernels of this package are registered for. */
@@ -27,10 +29,12 @@ export interface RegisterWasmKernelsOptions {
 }
 
 function allConfigs(): tf.KernelConfig[] {
-  const simd = gemmSupported() && elementwiseSupported() && convGradSupported();
+  const simd = wasmSimdSupported();
   // the generated modules need WebAssembly SIMD; the shifted-window copies and im2col are plain JavaScript
   return [
-    ...(simd ? [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...DEPTHWISE_GRAD_KERNELS] : []),
+    ...(simd
+      ? [...SMALL_GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...DEPTHWISE_GRAD_KERNELS, ...ADAM_KERNELS]
+      : []),
     ...SHIFTED_WINDOW_KERNELS,
     ...IM2COL_KERNELS,
   ];
@@ -40,7 +44,8 @@ function allConfigs(): tf.KernelConfig[] {
  * Registers the WebAssembly kernels under the names `@swin/nn` and `@swin/window-ops` dispatch to:
  * `SwinSmallGemm` (attention products with fused softmax, `smallBatchMatMul`), the fused GELU / erf /
  * LayerNorm kernels and their gradients, the head split / merge copies, the convolution-gradient kernels
- * (depthwise filter gradient, im2col, rotated sub-filters) and the shifted-window partition / reverse (wasm
+ * (depthwise filter gradient, im2col, rotated sub-filters), the fused Adam step (`SwinNnAdam`, behind `adam()` of
+ * `@swin/nn`) and the shifted-window partition / reverse (wasm
  * only, with their gradients). Afterwards `attentionCore`, `layerNorm`, `gelu`, ... of
  * `@swin/nn` take the kernel path on those backends; without it they run plain tfjs ops (same results,
  * slower). Call it once at start-up, before or after the backend initialises. Idempotent. On an engine
@@ -88,5 +93,5 @@ export const WASM_KERNEL_NAMES: readonly string[] = [...new Set(ALL_KERNELS.map(
 
 /** Whether this engine runs the generated SIMD modules (false: only the shifted-window copies register). */
 export function wasmSimdSupported(): boolean {
-  return gemmSupported() && elementwiseSupported() && convGradSupported();
+  return gemmSupported() && elementwiseSupported() && convGradSupported() && adamSupported();
 }
