@@ -1,4 +1,4 @@
-import type { VisionModel } from '@swin/nn';
+import { adam, type VisionModel } from '@swin/nn';
 import * as tf from '@tensorflow/tfjs';
 import type { IdxSplit } from './fashion-mnist.js';
 
@@ -84,14 +84,17 @@ function median(xs: number[]): number {
   return s.length ? s[Math.floor(s.length / 2)] : Number.NaN;
 }
 
-/** Trains `model` with Adam and softmax cross-entropy on random batches of `train`. */
+/**
+ * Trains `model` with Adam (`adam()` of @swin/nn: tfjs's Adam, one fused kernel per variable where @swin/wasm
+ * registered it, same float32 results) and softmax cross-entropy on random batches of `train`.
+ */
 export async function trainModel(
   model: VisionModel,
   train: IdxSplit,
   opts: TrainOptions,
 ): Promise<TrainResult> {
   const random = rng(opts.seed);
-  const optimizer = tf.train.adam(opts.learningRate);
+  const optimizer = adam(opts.learningRate);
   const vars = model.trainableVariables();
   model.train(true);
   const losses: number[] = [];
