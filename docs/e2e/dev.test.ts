@@ -4,9 +4,10 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright';
+import type { Browser } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectations } from '../examples/expectations.js';
+import { CHROMIUM, launchChromium, recordingTab } from './browser.js';
 
 // `pnpm --filter @swin/docs dev` (what the README advertises) must run the examples as the built site does:
 // starts `vitepress dev` on 127.0.0.1 at a free port with a cold dependency cache (--force: Vite pre-bundles
@@ -14,7 +15,6 @@ import { expectations } from '../examples/expectations.js';
 // Chromium and runs its wasm example: cross-origin isolated, on the declared backend, the promised output,
 // no console error and no failed request. The dev script's TypeDoc step is skipped (the API pages are not
 // needed here).
-const CHROMIUM = '/usr/bin/chromium';
 const docsDir = fileURLToPath(new URL('..', import.meta.url));
 const vitepressBin = join(
   createRequire(import.meta.url).resolve('vitepress/package.json'),
@@ -67,16 +67,7 @@ describe.runIf(existsSync(CHROMIUM))('docs in `vitepress dev`', () => {
         reject(new Error(`vitepress dev exited with ${code}:\n${devLog}`));
       });
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -90,16 +81,7 @@ describe.runIf(existsSync(CHROMIUM))('docs in `vitepress dev`', () => {
   });
 
   it(`${PAGE} runs its wasm example cross-origin isolated, with no console error`, async () => {
-    const tab = await (browser as Browser).newPage();
-    const problems: string[] = [];
-    tab.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-    });
-    tab.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    tab.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
-    tab.on('response', (r) => {
-      if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-    });
+    const { tab, problems } = await recordingTab(browser as Browser);
     try {
       await tab.goto(`${origin}${PAGE}`, { waitUntil: 'load', timeout: 60_000 });
       expect(await tab.locator('h1').first().textContent()).toMatch(/\w/);

@@ -3,17 +3,17 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright';
+import type { Browser, Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectations } from '../examples/expectations.js';
 import { serve } from '../scripts/serve.mjs';
+import { CHROMIUM, launchChromium, recordingTab } from './browser.js';
 
 // Opens EVERY page of the built site in headless Chromium (Debian's, installed by scripts/ensure-system-deps.sh)
 // served cross-origin isolated by scripts/serve.mjs, and runs every runnable example and figure on it:
 // no console error, no failed request, the declared backend in use, the expected output present.
 // The build is reused when docs/.vitepress/dist is newer than every docs and package source (turbo's build
 // of @swin/docs makes it in `pnpm test:ci`); otherwise the site is built here first.
-const CHROMIUM = '/usr/bin/chromium';
 const docsDir = fileURLToPath(new URL('..', import.meta.url));
 const repoDir = join(docsDir, '..');
 const dist = join(docsDir, '.vitepress', 'dist');
@@ -58,18 +58,9 @@ let pages: string[] = [];
 
 /** Opens a page, recording console errors, page errors and failed or >= 400 requests. */
 async function open(path: string): Promise<{ tab: Page; problems: string[] }> {
-  const tab = await (browser as Browser).newPage();
-  const problems: string[] = [];
-  tab.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
-  tab.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  tab.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
-  tab.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  await tab.goto(`${origin}${path}`, { waitUntil: 'load' });
-  return { tab, problems };
+  const opened = await recordingTab(browser as Browser);
+  await opened.tab.goto(`${origin}${path}`, { waitUntil: 'load' });
+  return opened;
 }
 
 describe.runIf(existsSync(CHROMIUM))('docs site in headless Chromium', () => {
@@ -80,18 +71,7 @@ describe.runIf(existsSync(CHROMIUM))('docs site in headless Chromium', () => {
     const addr = server.address();
     if (!addr || typeof addr === 'string') throw new Error('server has no port');
     origin = `http://127.0.0.1:${addr.port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
