@@ -224,7 +224,7 @@ function im2colShapes(args: KernelArgs) {
       `${SWIN_IM2COL}: a ${a.kh}x${a.kw} window does not fit x [${x.shape}] for ${a.Ho}x${a.Wo}`,
     );
   }
-  return { x, a, out: [B * a.Ho * a.Wo, a.kh * a.kw * C] };
+  return { src: x, a, out: [B * a.Ho * a.Wo, a.kh * a.kw * C] };
 }
 
 const sizeOf = (shape: number[]) => shape.reduce((p, q) => p * q, 1);
@@ -265,26 +265,39 @@ function cpuDepthwise(args: KernelArgs): tf.TensorInfo {
   return be.makeTensorInfo(s.out, 'float32', values);
 }
 
-function wasmIm2Col(args: KernelArgs): tf.TensorInfo {
-  const be = args.backend as WasmHeapBackend;
-  const s = im2colShapes(args);
-  const out = be.makeOutput(s.out, 'float32');
-  // views after the allocation (it may grow the memory)
-  im2col(
-    be.typedArrayFromHeap(s.x) as Float32Array,
-    be.typedArrayFromHeap(out) as Float32Array,
-    s.x.shape,
-    s.a,
-  );
-  return out;
-}
-
-function cpuIm2Col(args: KernelArgs): tf.TensorInfo {
-  const be = args.backend as CpuBackendLike;
-  const s = im2colShapes(args);
-  const dst = new Float32Array(sizeOf(s.out));
-  im2col(be.readSync(s.x.dataId) as Float32Array, dst, s.x.shape, s.a);
-  return be.makeTensorInfo(s.out, 'float32', dst);
+/**
+ * The two plain-JavaScript copy kernels for 'wasm' (in place on the heap) and 'cpu': `parse` checks the input
+ * and gives the output shape, `copy(src, dst, shape, attrs)` fills the output.
+ */
+function copyKernels<A>(
+  kernelName: string,
+  parse: (args: KernelArgs) => { src: tf.TensorInfo; a: A; out: number[] },
+  copy: (src: Float32Array, dst: Float32Array, shape: number[], a: A) => void,
+): tf.KernelConfig[] {
+  const onWasm = (args: KernelArgs): tf.TensorInfo => {
+    const be = args.backend as WasmHeapBackend;
+    const s = parse(args);
+    const out = be.makeOutput(s.out, 'float32');
+    // views after the allocation (it may grow the memory)
+    copy(
+      be.typedArrayFromHeap(s.src) as Float32Array,
+      be.typedArrayFromHeap(out) as Float32Array,
+      s.src.shape,
+      s.a,
+    );
+    return out;
+  };
+  const onCpu = (args: KernelArgs): tf.TensorInfo => {
+    const be = args.backend as CpuBackendLike;
+    const s = parse(args);
+    const dst = new Float32Array(sizeOf(s.out));
+    copy(be.readSync(s.src.dataId) as Float32Array, dst, s.src.shape, s.a);
+    return be.makeTensorInfo(s.out, 'float32', dst);
+  };
+  return [
+    { kernelName, backendName: 'wasm', kernelFunc: onWasm as unknown as tf.KernelFunc },
+    { kernelName, backendName: 'cpu', kernelFunc: onCpu as unknown as tf.KernelFunc },
+  ];
 }
 
 function subFilterArgs(args: KernelArgs) {
@@ -295,28 +308,7 @@ function subFilterArgs(args: KernelArgs) {
   if (w.shape.length !== 4 || !ok || a.r >= w.shape[0] || a.c >= w.shape[1]) {
     throw new Error(`${SWIN_CONV_SUBFILTER}: bad attrs ${JSON.stringify(a)} for w [${w.shape}]`);
   }
-  return { w, a, out: subFilterShape(w.shape, a) };
-}
-
-function wasmSubFilter(args: KernelArgs): tf.TensorInfo {
-  const be = args.backend as WasmHeapBackend;
-  const s = subFilterArgs(args);
-  const out = be.makeOutput(s.out, 'float32');
-  subFilter(
-    be.typedArrayFromHeap(s.w) as Float32Array,
-    be.typedArrayFromHeap(out) as Float32Array,
-    s.w.shape,
-    s.a,
-  );
-  return out;
-}
-
-function cpuSubFilter(args: KernelArgs): tf.TensorInfo {
-  const be = args.backend as CpuBackendLike;
-  const s = subFilterArgs(args);
-  const dst = new Float32Array(sizeOf(s.out));
-  subFilter(be.readSync(s.w.dataId) as Float32Array, dst, s.w.shape, s.a);
-  return be.makeTensorInfo(s.out, 'float32', dst);
+  return { src: w, a, out: subFilterShape(w.shape, a) };
 }
 
 /** {@link SWIN_DEPTHWISE_FILTER_GRAD} (SIMD) for 'wasm' and 'cpu'. */
@@ -335,16 +327,6 @@ export const DEPTHWISE_GRAD_KERNELS: readonly tf.KernelConfig[] = [
 
 /** {@link SWIN_IM2COL} and {@link SWIN_CONV_SUBFILTER} (plain JavaScript) for 'wasm' and 'cpu'. */
 export const IM2COL_KERNELS: readonly tf.KernelConfig[] = [
-  {
-    kernelName: SWIN_CONV_SUBFILTER,
-    backendName: 'wasm',
-    kernelFunc: wasmSubFilter as unknown as tf.KernelFunc,
-  },
-  {
-    kernelName: SWIN_CONV_SUBFILTER,
-    backendName: 'cpu',
-    kernelFunc: cpuSubFilter as unknown as tf.KernelFunc,
-  },
-  { kernelName: SWIN_IM2COL, backendName: 'wasm', kernelFunc: wasmIm2Col as unknown as tf.KernelFunc },
-  { kernelName: SWIN_IM2COL, backendName: 'cpu', kernelFunc: cpuIm2Col as unknown as tf.KernelFunc },
+  ...copyKernels(SWIN_CONV_SUBFILTER, subFilterArgs, subFilter),
+  ...copyKernels(SWIN_IM2COL, im2colShapes, im2col),
 ];
