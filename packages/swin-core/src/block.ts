@@ -1,6 +1,8 @@
 import { DropPath, type FeatureBlock, LayerNorm, Mlp, Module } from '@swin/nn';
 import { shiftedWindowMask, shiftedWindowMaskPadded } from '@swin/shifted-mask';
 import {
+  cropTo,
+  padToWindow,
   shiftedWindowPartition,
   shiftedWindowReverse,
   windowPartition,
@@ -136,7 +138,7 @@ export class SwinTransformerBlock extends Module implements FeatureBlock {
   /** x `[B, H, W, dim]` -> `[B, H, W, dim]` (any H, W). */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     assertNHWC('SwinTransformerBlock.forward', x, this.dim);
-    const [B, H, W, C] = x.shape;
+    const [, H, W, C] = x.shape;
     const ws = this.windowSize;
     const s = this.shiftSize;
     const [Hp, Wp] = this.paddedSize(H, W);
@@ -146,7 +148,7 @@ export class SwinTransformerBlock extends Module implements FeatureBlock {
       const attended = tf.reshape(this.attn.forward(tokens, mask), [-1, ws, ws, C]) as tf.Tensor4D;
       let merged =
         s > 0 ? shiftedWindowReverse(attended, ws, s, Hp, Wp) : windowReverse(attended, ws, Hp, Wp);
-      if (Hp !== H || Wp !== W) merged = tf.slice(merged, [0, 0, 0, 0], [B, H, W, C]);
+      if (Hp !== H || Wp !== W) merged = cropTo(merged, H, W);
       const y = tf.add(x, this.dropPath.forward(merged));
       return tf.add(y, this.dropPath.forward(this.mlp.forward(this.norm2.forward(y)))) as tf.Tensor4D;
     });
@@ -178,19 +180,10 @@ export class SwinTransformerBlock extends Module implements FeatureBlock {
 
   /** norm1, pad to window multiples, (shifted) window partition: `[B, H, W, C]` -> `[B*nW, ws*ws, C]`. */
   private windowTokens(x: tf.Tensor4D): tf.Tensor3D {
-    const [, H, W, C] = x.shape;
+    const C = x.shape[3];
     const ws = this.windowSize;
     const s = this.shiftSize;
-    const [Hp, Wp] = this.paddedSize(H, W);
-    let h = this.norm1.forward(x);
-    if (Hp !== H || Wp !== W) {
-      h = tf.pad(h, [
-        [0, 0],
-        [0, Hp - H],
-        [0, Wp - W],
-        [0, 0],
-      ]);
-    }
+    const h = padToWindow(this.norm1.forward(x), ws).padded;
     // with a backend kernel registered (wasm: registerWasmKernels() of @swin/wasm; webgpu:
     // registerSwinWebGPUKernels()) the shifted path runs it instead of Slice + Concat
     const windows = s > 0 ? shiftedWindowPartition(h, ws, s) : windowPartition(h, ws);
